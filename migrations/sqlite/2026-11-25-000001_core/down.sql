@@ -1,0 +1,9 @@
+DROP TABLE leases;
+DROP TABLE jobs;
+DROP TABLE unsubscribe_attempts;
+DROP TABLE emails;
+DROP TABLE categories;
+DROP TABLE mailboxes;
+DROP TABLE login_tokens;
+DROP TABLE sessions;
+DROP TABLE users;

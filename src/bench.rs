@@ -1,0 +1,240 @@
+//! `emailgator bench`: on-demand performance measurements (not timed tests).
+//! `bench jobs` measures no-op job throughput; `bench serve` measures start-to-healthy time and idle memory.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db;
+use crate::domain::JobState;
+use crate::jobs::{EnqueueOptions, Job, JobContext, JobError, JobRegistry, Runner};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// No-op job throughput through the real queue (claim, run, complete).
+    Jobs {
+        #[arg(long, default_value_t = 20_000)]
+        count: usize,
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// The database to use; a fresh temporary SQLite file when omitted.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Start-to-healthy time and idle resident memory of `emailgator serve`.
+    Serve {
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+const BENCH_QUEUE: &str = "bench";
+
+/// The job the throughput benchmark runs: nothing, so the queue itself is measured.
+#[derive(Debug, Serialize, Deserialize)]
+struct BenchNoop {
+    n: usize,
+}
+
+impl Job for BenchNoop {
+    const KIND: &'static str = "bench_noop";
+    const QUEUE: &'static str = BENCH_QUEUE;
+
+    async fn run(&self, _ctx: &JobContext) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Jobs {
+            count,
+            workers,
+            database_url,
+        } => bench_jobs(config, count, workers, database_url).await,
+        BenchCommand::Serve { runs } => {
+            tokio::task::spawn_blocking(move || bench_serve(runs)).await?
+        }
+    }
+}
+
+async fn bench_jobs(
+    mut config: Config,
+    count: usize,
+    workers: usize,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
+    let temp = tempfile_dir()?;
+    let url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", temp.display()));
+    config.database.url = url.clone().into();
+    config.database.pool_size = u32::try_from(workers + 4).unwrap_or(8);
+    config.jobs.queues = BTreeMap::from([(BENCH_QUEUE.to_owned(), workers)]);
+    config.jobs.poll_interval = Duration::from_millis(5);
+    let pool = crate::startup::open_database(&config, true).await?;
+    let backend = {
+        let mut conn = pool.get()?;
+        db::jobs::delete_queue(&mut conn, BENCH_QUEUE)?;
+        conn.backend()
+    };
+
+    let enqueue_started = Instant::now();
+    let insert_pool = pool.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        let mut conn = insert_pool.get()?;
+        let now = SystemClock.now();
+        for chunk in (0..count).collect::<Vec<_>>().chunks(1000) {
+            db::transaction(&mut conn, |conn| {
+                for n in chunk {
+                    crate::jobs::enqueue(
+                        conn,
+                        &BenchNoop { n: *n },
+                        EnqueueOptions::default(),
+                        now,
+                    )?;
+                }
+                db::QueryResult::Ok(())
+            })?;
+        }
+        Ok(())
+    })
+    .await??;
+    let enqueue_seconds = enqueue_started.elapsed().as_secs_f64();
+
+    let ctx = Arc::new(JobContext {
+        pool: pool.clone(),
+        config: Arc::new(config.clone()),
+        clock: Arc::new(SystemClock),
+    });
+    let runner = Runner::new(
+        ctx,
+        JobRegistry::default().with::<BenchNoop>(),
+        config.jobs.clone(),
+        "bench".into(),
+    );
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let task = runner.start(shutdown.clone());
+    let target = i64::try_from(count)?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let pool = pool.clone();
+        let done: i64 = tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
+            let mut conn = pool.get()?;
+            Ok(db::jobs::count_in_queue_and_state(
+                &mut conn,
+                BENCH_QUEUE,
+                JobState::Completed,
+            )?)
+        })
+        .await??;
+        if done >= target {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "benchmark did not finish: {done} of {count}"
+        );
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    task.await?;
+    println!(
+        "bench jobs: backend={backend:?} jobs={count} workers={workers} run={seconds:.2}s throughput={:.0} jobs/s \
+         (enqueue {:.0} jobs/s)",
+        count as f64 / seconds,
+        count as f64 / enqueue_seconds
+    );
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "emailgator-bench-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn is_healthy(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let request =
+        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    stream.read_to_string(&mut response).is_ok() && response.starts_with("HTTP/1.1 200")
+}
+
+fn resident_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc status")
+}
+
+fn bench_serve(runs: usize) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut startups = Vec::new();
+    let mut memory = Vec::new();
+    for _ in 0..runs {
+        let data = tempfile_dir()?;
+        let port = free_port()?;
+        let started = Instant::now();
+        let mut child = Command::new(&exe)
+            .arg("serve")
+            .env("EMAILGATOR__DATA_DIR", &data)
+            .env("EMAILGATOR__SERVER__HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        while !is_healthy(port) {
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "serve did not become healthy"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        startups.push(started.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(Duration::from_secs(3));
+        memory.push(resident_kib(child.id())? as f64 / 1024.0);
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()?;
+        child.wait()?;
+        std::fs::remove_dir_all(&data).ok();
+    }
+    startups.sort_by(f64::total_cmp);
+    memory.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| v[v.len() / 2];
+    println!(
+        "bench serve: runs={runs} start-to-healthy median={:.0}ms max={:.0}ms; idle RSS median={:.1}MiB max={:.1}MiB",
+        median(&startups),
+        startups[startups.len() - 1],
+        median(&memory),
+        memory[memory.len() - 1]
+    );
+    Ok(())
+}

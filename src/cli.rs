@@ -1,0 +1,169 @@
+//! The command line: `serve` (the default), `migrate`, `login-link`, `jobs`, `bench`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db;
+use crate::domain::{EmailAddress, JobState};
+use crate::jobs::JobRegistry;
+use crate::services::auth;
+use crate::startup::{Application, open_database};
+
+#[derive(Debug, Parser)]
+#[command(name = "emailgator", version, about = "Self-hostable AI email sorter")]
+pub struct Cli {
+    /// A settings file to read instead of ./emailgator.toml.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server, the job runner and cron (the default).
+    Serve {
+        /// Do not apply pending migrations at start (refuse to start if any are pending).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations and exit (the release command).
+    Migrate,
+    /// Print a fresh one-time sign-in link for the local owner.
+    LoginLink,
+    /// Show job counts per queue and state, and recent failures.
+    Jobs {
+        /// How many recent failures to list.
+        #[arg(long, default_value_t = 10)]
+        failures: i64,
+    },
+    /// Measure performance (see docs/PERFORMANCE.md).
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+pub fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
+            Command::Serve { no_migrate } => serve(config, no_migrate).await,
+            Command::Migrate => migrate(config).await,
+            Command::LoginLink => {
+                let pool = open_database(&config, true).await?;
+                let link = login_link(&config, &pool, &local_public_url(&config)).await?;
+                println!("{link}");
+                Ok(())
+            }
+            Command::Jobs { failures } => jobs(config, failures).await,
+            Command::Bench(command) => crate::bench::run(command, config).await,
+        }
+    })
+}
+
+async fn serve(mut config: Config, is_migrate_skipped: bool) -> anyhow::Result<()> {
+    if is_migrate_skipped {
+        config.database.is_migrate_on_start = false;
+    }
+    let is_google_configured = config.google.is_configured();
+    let app = Application::build(config.clone(), JobRegistry::standard()).await?;
+    if !is_google_configured {
+        let link = login_link(&config, &app.state().pool, app.state().public_url.as_str()).await?;
+        println!("EmailGator is running at {}", app.state().public_url);
+        println!(
+            "Sign in as the owner with this one-time link (valid {} minutes):",
+            config.local.login_link_ttl.as_secs() / 60
+        );
+        println!("  {link}");
+    }
+    app.run_until_stopped().await
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    open_database(&config, true).await?;
+    println!(
+        "migrations are up to date ({})",
+        config.redacted_database_url()
+    );
+    Ok(())
+}
+
+fn local_public_url(config: &Config) -> String {
+    config.server.public_url.as_ref().map_or_else(
+        || format!("http://localhost:{}/", config.server.port),
+        ToString::to_string,
+    )
+}
+
+/// Creates a one-time link that signs in the local owner.
+async fn login_link(
+    config: &Config,
+    pool: &db::DbPool,
+    public_url: &str,
+) -> anyhow::Result<String> {
+    let owner = EmailAddress::parse(&config.local.owner_email)?;
+    let ttl = config.local.login_link_ttl;
+    let pool = pool.clone();
+    let token = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        let mut conn = pool.get()?;
+        let now = SystemClock.now();
+        let user = auth::ensure_local_owner(&mut conn, &owner, now)?;
+        Ok(auth::create_login_token(&mut conn, &user.id, ttl, now)?)
+    })
+    .await??;
+    let base = public_url.trim_end_matches('/');
+    Ok(format!("{base}/auth/local?token={token}"))
+}
+
+async fn jobs(config: Config, failures: i64) -> anyhow::Result<()> {
+    let pool = open_database(&config, false).await?;
+    let (counts, failed) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut conn = pool.get()?;
+        Ok((
+            db::jobs::count_by_queue_and_state(&mut conn)?,
+            db::jobs::list_recent_failures(&mut conn, failures)?,
+        ))
+    })
+    .await??;
+    println!(
+        "{:<16} {}",
+        "queue",
+        JobState::ALL
+            .map(|s| format!("{:>10}", s.as_str()))
+            .join(" ")
+    );
+    let mut queues: Vec<&String> = counts.iter().map(|(q, _, _)| q).collect();
+    queues.dedup();
+    for queue in queues {
+        let row = JobState::ALL.map(|state| {
+            let n = counts
+                .iter()
+                .find(|(q, s, _)| q == queue && s == state.as_str())
+                .map_or(0, |(_, _, n)| *n);
+            format!("{n:>10}")
+        });
+        println!("{queue:<16} {}", row.join(" "));
+    }
+    println!();
+    if failed.is_empty() {
+        println!("no recent failures");
+    }
+    for job in failed {
+        println!(
+            "{} {} {} attempt {}/{}: {}",
+            job.id,
+            job.kind,
+            job.state,
+            job.attempt,
+            job.max_attempts,
+            job.last_error.unwrap_or_default()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,834 @@
+//! The typed `Config`, built once at start from defaults, `emailgator.toml`, `EMAILGATOR__SECTION__KEY`
+//! variables and the well-known names ops already use. Every problem is reported at once.
+//! This is the only module that reads the process environment.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+/// Development generates missing secrets; production refuses to start without them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub data_dir: PathBuf,
+    /// Names this process in job leases and the cron leader lease.
+    pub instance_id: String,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub jobs: JobsConfig,
+    pub cron: CronConfig,
+    pub security: SecurityConfig,
+    pub local: LocalConfig,
+    pub google: GoogleConfig,
+    pub openai: OpenAiConfig,
+    pub sidecar: SidecarConfig,
+    pub sentry_dsn: Option<SecretString>,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    /// The address people use; when unset it is derived from the bound port.
+    pub public_url: Option<Url>,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: SecretString,
+    pub pool_size: u32,
+    pub connect_timeout: Duration,
+    /// Off behind a transaction-mode pooler (PgBouncer, Supabase port 6543).
+    pub is_statement_cache_enabled: bool,
+    pub is_migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    pub is_enabled: bool,
+    /// Queue name → number of jobs of that queue run at once by this instance.
+    pub queues: BTreeMap<String, usize>,
+    pub poll_interval: Duration,
+    pub lease: Duration,
+    pub rescue_interval: Duration,
+    pub shutdown_grace: Duration,
+    pub prune_after: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub default_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CronConfig {
+    pub is_enabled: bool,
+    /// Schedule name → six-field cron expression (seconds first, UTC).
+    pub schedules: BTreeMap<String, String>,
+    pub leader_lease: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    pub secret_key_base: SecretString,
+    /// Newest first; the first encrypts, all decrypt.
+    pub encryption_keys: Vec<EncryptionKey>,
+    pub admin_emails: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct EncryptionKey {
+    pub id: String,
+    pub key: secrecy::SecretSlice<u8>,
+}
+
+impl fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EncryptionKey({}, [redacted])", self.id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// The address of the owner signed in by the one-time local link.
+    pub owner_email: String,
+    pub login_link_ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub redirect_url: Option<Url>,
+}
+
+impl GoogleConfig {
+    pub fn is_configured(&self) -> bool {
+        self.client_id.is_some() && self.client_secret.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    pub api_key: Option<SecretString>,
+    pub base_url: Option<Url>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SidecarConfig {
+    pub url: Option<Url>,
+    pub token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub filter: String,
+    pub is_json: bool,
+}
+
+/// Every problem found in the settings, reported together.
+#[derive(Debug)]
+pub struct ConfigProblems(pub Vec<String>);
+
+impl fmt::Display for ConfigProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "EmailGator cannot start; fix these settings:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigProblems {}
+
+/// The settings as written, before validation. Every field has a default.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawConfig {
+    mode: Option<String>,
+    data_dir: Option<String>,
+    instance_id: Option<String>,
+    server: RawServer,
+    database: RawDatabase,
+    jobs: RawJobs,
+    cron: RawCron,
+    security: RawSecurity,
+    local: RawLocal,
+    google: RawGoogle,
+    openai: RawOpenAi,
+    sidecar: RawSidecar,
+    sentry_dsn: Option<String>,
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawServer {
+    host: Option<String>,
+    port: Option<u16>,
+    public_url: Option<String>,
+    session_idle_minutes: Option<u64>,
+    session_absolute_hours: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawDatabase {
+    url: Option<String>,
+    pool_size: Option<u32>,
+    connect_timeout_secs: Option<u64>,
+    statement_cache: Option<bool>,
+    migrate_on_start: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawJobs {
+    enabled: Option<bool>,
+    queues: BTreeMap<String, usize>,
+    poll_interval_ms: Option<u64>,
+    lease_secs: Option<u64>,
+    rescue_interval_secs: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    prune_after_hours: Option<u64>,
+    retry_base_ms: Option<u64>,
+    retry_max_secs: Option<u64>,
+    default_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawCron {
+    enabled: Option<bool>,
+    schedules: BTreeMap<String, String>,
+    leader_lease_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawSecurity {
+    secret_key_base: Option<String>,
+    encryption_keys: Option<String>,
+    admin_emails: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawLocal {
+    owner_email: Option<String>,
+    login_link_minutes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawGoogle {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    redirect_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawOpenAi {
+    api_key: Option<String>,
+    base_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawSidecar {
+    url: Option<String>,
+    token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct RawLog {
+    filter: Option<String>,
+    json: Option<bool>,
+}
+
+/// Well-known variable → the setting it fills. They win over `EMAILGATOR__…` values.
+const WELL_KNOWN: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database.url"),
+    ("PORT", "server.port"),
+    ("PUBLIC_URL", "server.public_url"),
+    ("SECRET_KEY_BASE", "security.secret_key_base"),
+    ("ENCRYPTION_KEYS", "security.encryption_keys"),
+    ("ADMIN_EMAILS", "security.admin_emails"),
+    ("GOOGLE_CLIENT_ID", "google.client_id"),
+    ("GOOGLE_CLIENT_SECRET", "google.client_secret"),
+    ("GOOGLE_OAUTH_REDIRECT_URL", "google.redirect_url"),
+    ("OPENAI_API_KEY", "openai.api_key"),
+    ("OPENAI_BASE_URL", "openai.base_url"),
+    ("SIDECAR_URL", "sidecar.url"),
+    ("SIDECAR_TOKEN", "sidecar.token"),
+    ("SENTRY_DSN", "sentry_dsn"),
+    ("RUST_LOG", "log.filter"),
+];
+
+/// The built-in schedules: name → cron expression (seconds first).
+pub const DEFAULT_SCHEDULES: &[(&str, &str)] = &[("prune", "0 17 3 * * *")];
+
+/// The built-in queues and how many jobs of each run at once.
+pub const DEFAULT_QUEUES: &[(&str, usize)] = &[("default", 4), ("maintenance", 1)];
+
+impl Config {
+    /// Loads from the process environment and `emailgator.toml` (or the given file).
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigProblems> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::from_sources(file, &env)
+    }
+
+    /// Loads from an explicit environment map: the one path for production and tests.
+    pub fn from_sources(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Config, ConfigProblems> {
+        let raw = read_raw(file, env)?;
+        let hostname = env
+            .get("FLY_MACHINE_ID")
+            .or_else(|| env.get("HOSTNAME"))
+            .cloned()
+            .unwrap_or_else(|| "local".to_owned());
+        validate(
+            raw,
+            &hostname,
+            env.contains_key("PHX_HOST")
+                .then(|| env["PHX_HOST"].clone()),
+        )
+    }
+
+    /// The database URL with any password hidden, for logs.
+    pub fn redacted_database_url(&self) -> String {
+        redact_url(self.database.url.expose_secret())
+    }
+
+    /// A one-line-per-setting summary with every secret replaced by `set`/`unset`.
+    pub fn redacted_summary(&self) -> String {
+        let secret = |s: &Option<SecretString>| if s.is_some() { "set" } else { "unset" };
+        format!(
+            "mode={:?} instance={} data_dir={} listen={}:{} public_url={} database={} pool_size={} \
+             statement_cache={} queues={:?} cron={:?} admins={} encryption_keys={} google={} openai_key={} \
+             openai_base_url={} sidecar={} sentry={}",
+            self.mode,
+            self.instance_id,
+            self.data_dir.display(),
+            self.server.host,
+            self.server.port,
+            self.server
+                .public_url
+                .as_ref()
+                .map_or("(derived)".into(), Url::to_string),
+            self.redacted_database_url(),
+            self.database.pool_size,
+            self.database.is_statement_cache_enabled,
+            self.jobs.queues,
+            self.cron.schedules,
+            self.security.admin_emails.len(),
+            self.security
+                .encryption_keys
+                .iter()
+                .map(|k| k.id.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            if self.google.is_configured() {
+                "configured"
+            } else {
+                "local sign-in"
+            },
+            secret(&self.openai.api_key),
+            self.openai
+                .base_url
+                .as_ref()
+                .map_or("default".into(), Url::to_string),
+            self.sidecar
+                .url
+                .as_ref()
+                .map_or("in-process".into(), Url::to_string),
+            secret(&self.sentry_dsn),
+        )
+    }
+
+    pub fn is_admin_email(&self, email: &str) -> bool {
+        self.security
+            .admin_emails
+            .iter()
+            .any(|admin| admin.eq_ignore_ascii_case(email))
+    }
+}
+
+fn read_raw(
+    file: Option<&Path>,
+    env: &HashMap<String, String>,
+) -> Result<RawConfig, ConfigProblems> {
+    let mut builder = config::Config::builder();
+    match file {
+        Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
+        None => builder = builder.add_source(config::File::with_name("emailgator").required(false)),
+    }
+    let prefixed: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("EMAILGATOR__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    builder = builder.add_source(
+        config::Environment::with_prefix("EMAILGATOR")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(prefixed)),
+    );
+    for (name, key) in WELL_KNOWN {
+        if let Some(value) = env.get(*name).filter(|v| !v.trim().is_empty()) {
+            builder = builder
+                .set_override(*key, value.clone())
+                .map_err(|e| ConfigProblems(vec![format!("{name}: {e}")]))?;
+        }
+    }
+    let settings = builder
+        .build()
+        .map_err(|e| ConfigProblems(vec![e.to_string()]))?;
+    settings
+        .try_deserialize()
+        .map_err(|e| ConfigProblems(vec![e.to_string()]))
+}
+
+fn validate(
+    raw: RawConfig,
+    hostname: &str,
+    phx_host: Option<String>,
+) -> Result<Config, ConfigProblems> {
+    let mut problems = Vec::new();
+
+    let public_url_text = raw
+        .server
+        .public_url
+        .clone()
+        .or_else(|| phx_host.map(|host| format!("https://{host}")));
+    let public_url = public_url_text.and_then(|text| match Url::parse(&text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+        _ => {
+            problems.push(format!("PUBLIC_URL must be an http(s) URL, got {text:?}"));
+            None
+        }
+    });
+    let mode = match raw.mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("production") | Some("prod") => Mode::Production,
+        Some("development") | Some("dev") => Mode::Development,
+        None if public_url.as_ref().is_some_and(|u| u.scheme() == "https") => Mode::Production,
+        None => Mode::Development,
+        Some(other) => {
+            problems.push(format!(
+                "mode must be development or production, got {other:?}"
+            ));
+            Mode::Development
+        }
+    };
+    let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".into()));
+
+    let database_url = raw
+        .database
+        .url
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("emailgator.db").display()));
+    if !(database_url.starts_with("sqlite:")
+        || database_url.starts_with("postgres://")
+        || database_url.starts_with("postgresql://"))
+    {
+        problems.push(format!(
+            "DATABASE_URL must start with sqlite:, postgres:// or postgresql://, got {}",
+            redact_url(&database_url)
+        ));
+    }
+    let pool_size = raw.database.pool_size.unwrap_or(10);
+    if pool_size == 0 {
+        problems.push("database.pool_size must be at least 1".into());
+    }
+
+    let mut queues: BTreeMap<String, usize> = DEFAULT_QUEUES
+        .iter()
+        .map(|(name, n)| ((*name).to_owned(), *n))
+        .collect();
+    queues.extend(raw.jobs.queues);
+    for (name, n) in &queues {
+        if *n == 0 {
+            problems.push(format!("jobs.queues.{name} must be at least 1"));
+        }
+    }
+
+    let mut schedules: BTreeMap<String, String> = DEFAULT_SCHEDULES
+        .iter()
+        .map(|(n, e)| ((*n).to_owned(), (*e).to_owned()))
+        .collect();
+    schedules.extend(raw.cron.schedules);
+    for (name, expression) in &schedules {
+        if !DEFAULT_SCHEDULES.iter().any(|(known, _)| known == name) {
+            problems.push(format!(
+                "cron.schedules.{name}: there is no schedule of that name"
+            ));
+        } else if let Err(error) = crate::domain::Schedule::parse(expression) {
+            problems.push(format!(
+                "cron.schedules.{name}: {expression:?} is not a six-field cron expression: {error}"
+            ));
+        }
+    }
+
+    let secret_key_base = match raw.security.secret_key_base {
+        Some(value) if value.len() < 32 => {
+            problems.push("SECRET_KEY_BASE must be at least 32 characters".into());
+            None
+        }
+        Some(value) => Some(SecretString::from(value)),
+        None if mode == Mode::Production => {
+            problems.push("SECRET_KEY_BASE is required in production".into());
+            None
+        }
+        None => dev_secret(&data_dir, "secret_key_base", 48)
+            .map_err(|e| problems.push(e))
+            .ok(),
+    };
+    let encryption_keys_text = match raw.security.encryption_keys {
+        Some(value) => Some(value),
+        None if mode == Mode::Production => {
+            problems.push(
+                "ENCRYPTION_KEYS is required in production (id:base64-32-bytes, newest first)"
+                    .into(),
+            );
+            None
+        }
+        None => dev_secret(&data_dir, "encryption_key", 32)
+            .map(|key| format!("dev:{}", key.expose_secret()))
+            .map_err(|e| problems.push(e))
+            .ok(),
+    };
+    let encryption_keys = encryption_keys_text
+        .map(|text| {
+            parse_encryption_keys(&text)
+                .map_err(|e| problems.push(e))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+
+    let admin_emails = raw
+        .security
+        .admin_emails
+        .unwrap_or_default()
+        .split(',')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+
+    let google = GoogleConfig {
+        client_id: raw.google.client_id,
+        client_secret: raw.google.client_secret.map(SecretString::from),
+        redirect_url: parse_optional_url(
+            "GOOGLE_OAUTH_REDIRECT_URL",
+            raw.google.redirect_url,
+            &mut problems,
+        ),
+    };
+    if google.client_id.is_some() != google.client_secret.is_some() {
+        problems.push("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together".into());
+    }
+    let sidecar = SidecarConfig {
+        url: parse_optional_url("SIDECAR_URL", raw.sidecar.url, &mut problems),
+        token: raw.sidecar.token.map(SecretString::from),
+    };
+    if sidecar.url.is_some() && sidecar.token.is_none() {
+        problems.push("SIDECAR_URL needs SIDECAR_TOKEN".into());
+    }
+    let openai = OpenAiConfig {
+        api_key: raw.openai.api_key.map(SecretString::from),
+        base_url: parse_optional_url("OPENAI_BASE_URL", raw.openai.base_url, &mut problems),
+    };
+
+    let owner_email = raw
+        .local
+        .owner_email
+        .unwrap_or_else(|| "owner@localhost".into());
+    if crate::domain::EmailAddress::parse(&owner_email).is_err() {
+        problems.push(format!(
+            "local.owner_email is not an email address: {owner_email:?}"
+        ));
+    }
+
+    if !problems.is_empty() {
+        return Err(ConfigProblems(problems));
+    }
+    let (Some(secret_key_base), false) = (secret_key_base, encryption_keys.is_empty()) else {
+        return Err(ConfigProblems(vec!["secrets could not be prepared".into()]));
+    };
+
+    let secs = Duration::from_secs;
+    let millis = Duration::from_millis;
+    Ok(Config {
+        mode,
+        instance_id: raw.instance_id.unwrap_or_else(|| {
+            format!(
+                "{hostname}-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            )
+        }),
+        server: ServerConfig {
+            host: raw.server.host.unwrap_or_else(|| "127.0.0.1".into()),
+            port: raw.server.port.unwrap_or(8080),
+            public_url,
+            session_idle: secs(60 * raw.server.session_idle_minutes.unwrap_or(60 * 24 * 7)),
+            session_absolute: secs(3600 * raw.server.session_absolute_hours.unwrap_or(24 * 30)),
+        },
+        database: DatabaseConfig {
+            url: SecretString::from(database_url),
+            pool_size,
+            connect_timeout: secs(raw.database.connect_timeout_secs.unwrap_or(10)),
+            is_statement_cache_enabled: raw.database.statement_cache.unwrap_or(true),
+            is_migrate_on_start: raw.database.migrate_on_start.unwrap_or(true),
+        },
+        jobs: JobsConfig {
+            is_enabled: raw.jobs.enabled.unwrap_or(true),
+            queues,
+            poll_interval: millis(raw.jobs.poll_interval_ms.unwrap_or(1000)),
+            lease: secs(raw.jobs.lease_secs.unwrap_or(60)),
+            rescue_interval: secs(raw.jobs.rescue_interval_secs.unwrap_or(30)),
+            shutdown_grace: secs(raw.jobs.shutdown_grace_secs.unwrap_or(15)),
+            prune_after: secs(3600 * raw.jobs.prune_after_hours.unwrap_or(24 * 7)),
+            retry_base: millis(raw.jobs.retry_base_ms.unwrap_or(15_000)),
+            retry_max: secs(raw.jobs.retry_max_secs.unwrap_or(6 * 3600)),
+            default_timeout: secs(raw.jobs.default_timeout_secs.unwrap_or(300)),
+        },
+        cron: CronConfig {
+            is_enabled: raw.cron.enabled.unwrap_or(true),
+            schedules,
+            leader_lease: secs(raw.cron.leader_lease_secs.unwrap_or(30)),
+        },
+        security: SecurityConfig {
+            secret_key_base,
+            encryption_keys,
+            admin_emails,
+        },
+        local: LocalConfig {
+            owner_email,
+            login_link_ttl: secs(60 * raw.local.login_link_minutes.unwrap_or(15)),
+        },
+        google,
+        openai,
+        sidecar,
+        sentry_dsn: raw.sentry_dsn.map(SecretString::from),
+        log: LogConfig {
+            filter: raw.log.filter.unwrap_or_else(|| "info".into()),
+            is_json: raw.log.json.unwrap_or(mode == Mode::Production),
+        },
+        data_dir,
+    })
+}
+
+fn parse_optional_url(
+    name: &str,
+    value: Option<String>,
+    problems: &mut Vec<String>,
+) -> Option<Url> {
+    let value = value?;
+    match Url::parse(&value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+        _ => {
+            problems.push(format!("{name} must be an http(s) URL, got {value:?}"));
+            None
+        }
+    }
+}
+
+/// Parses `id:base64,id:base64` (newest first); every key must be 32 bytes.
+fn parse_encryption_keys(text: &str) -> Result<Vec<EncryptionKey>, String> {
+    let mut keys = Vec::new();
+    for (index, part) in text
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .enumerate()
+    {
+        let (id, encoded) = part.split_once(':').ok_or_else(|| {
+            format!(
+                "ENCRYPTION_KEYS entry {} must look like id:base64-key",
+                index + 1
+            )
+        })?;
+        let bytes = BASE64
+            .decode(encoded)
+            .map_err(|_| format!("ENCRYPTION_KEYS entry {id:?} is not valid base64"))?;
+        if bytes.len() != 32 {
+            return Err(format!(
+                "ENCRYPTION_KEYS entry {id:?} must decode to 32 bytes, got {}",
+                bytes.len()
+            ));
+        }
+        keys.push(EncryptionKey {
+            id: id.to_owned(),
+            key: bytes.into(),
+        });
+    }
+    if keys.is_empty() {
+        return Err("ENCRYPTION_KEYS is empty".into());
+    }
+    Ok(keys)
+}
+
+/// Reads a development secret from `data_dir/name`, generating it the first time.
+fn dev_secret(data_dir: &Path, name: &str, bytes: usize) -> Result<SecretString, String> {
+    let path = data_dir.join(name);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(SecretString::from(existing.trim().to_owned()));
+    }
+    std::fs::create_dir_all(data_dir).map_err(|e| {
+        format!(
+            "cannot create the data directory {}: {e}",
+            data_dir.display()
+        )
+    })?;
+    let mut buffer = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buffer);
+    let value = BASE64.encode(&buffer);
+    write_private_file(&path, &value)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(SecretString::from(value))
+}
+
+#[cfg(unix)]
+fn write_private_file(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(value.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private_file(path: &Path, value: &str) -> std::io::Result<()> {
+    std::fs::write(path, value)
+}
+
+fn redact_url(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(mut url) if url.password().is_some() => {
+            // Setting a password only fails for URLs without a host, which have none to hide.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn no_settings_gives_sqlite_port_8080_and_generated_dev_secrets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let config = Config::from_sources(
+            None,
+            &env(&[("EMAILGATOR__DATA_DIR", data.to_str().expect("utf8"))]),
+        )
+        .expect("defaults are valid");
+        assert_eq!(config.mode, Mode::Development);
+        assert_eq!(config.server.port, 8080);
+        assert!(config.database.url.expose_secret().starts_with("sqlite://"));
+        assert!(data.join("secret_key_base").exists());
+        let again = Config::from_sources(
+            None,
+            &env(&[("EMAILGATOR__DATA_DIR", data.to_str().expect("utf8"))]),
+        )
+        .expect("still valid");
+        assert_eq!(
+            config.security.secret_key_base.expose_secret(),
+            again.security.secret_key_base.expose_secret(),
+            "the generated secret is kept"
+        );
+    }
+
+    #[test]
+    fn production_without_secrets_lists_every_problem() {
+        let problems = Config::from_sources(
+            None,
+            &env(&[
+                ("PUBLIC_URL", "https://mail.example.com"),
+                ("SIDECAR_URL", "ftp://x"),
+                ("PORT", "80"),
+            ]),
+        )
+        .expect_err("must refuse");
+        let text = problems.to_string();
+        assert!(text.contains("SECRET_KEY_BASE is required"), "{text}");
+        assert!(text.contains("ENCRYPTION_KEYS is required"), "{text}");
+        assert!(
+            text.contains("SIDECAR_URL must be an http(s) URL"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn well_known_names_override_prefixed_variables() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config::from_sources(
+            None,
+            &env(&[
+                ("EMAILGATOR__DATA_DIR", dir.path().to_str().expect("utf8")),
+                ("EMAILGATOR__SERVER__PORT", "9000"),
+                ("PORT", "9100"),
+                ("EMAILGATOR__JOBS__QUEUES__MAIL", "3"),
+                ("ADMIN_EMAILS", "A@Example.com, b@example.com"),
+                ("DATABASE_URL", "postgres://app:hunter2@db:5432/eg"),
+                ("EMAILGATOR__DATABASE__STATEMENT_CACHE", "false"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.server.port, 9100);
+        assert_eq!(config.jobs.queues.get("mail"), Some(&3));
+        assert!(config.is_admin_email("a@example.com"));
+        assert!(!config.database.is_statement_cache_enabled);
+        assert!(!config.redacted_summary().contains("hunter2"));
+    }
+
+    #[test]
+    fn phx_host_sets_an_https_public_url_and_production_mode() {
+        let problems = Config::from_sources(None, &env(&[("PHX_HOST", "mail.example.com")]))
+            .expect_err("production needs secrets");
+        assert!(problems.to_string().contains("SECRET_KEY_BASE"));
+    }
+
+    #[test]
+    fn encryption_keys_must_be_32_bytes() {
+        assert!(parse_encryption_keys("k1:AAAA").is_err());
+        let key = BASE64.encode([7u8; 32]);
+        let keys = parse_encryption_keys(&format!("k2:{key},k1:{key}")).expect("valid");
+        assert_eq!(
+            keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+            ["k2", "k1"]
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Storage: the only module that names diesel. One `DbConn` over SQLite and PostgreSQL, an r2d2 pool
+//! whose manager keeps the real connection error, embedded migrations, and one file per table.
+
+mod pool;
+
+pub mod categories;
+pub mod emails;
+pub mod jobs;
+pub mod leases;
+pub mod login_tokens;
+pub mod mailboxes;
+pub mod migrations;
+pub mod schema;
+pub mod sessions;
+pub mod unsubscribe_attempts;
+pub mod users;
+
+pub use diesel::result::{Error as QueryError, QueryResult};
+pub use pool::{ConnectError, DbPool, PooledConn, connect_pool};
+
+use diesel::connection::SimpleConnection;
+use diesel::{PgConnection, SqliteConnection};
+
+/// One connection to either backend; queries written with the diesel DSL run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Backend> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Pg(_) => Backend::Postgres,
+            DbConn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Runs plain SQL with no results (pragmas, test fixtures).
+    pub fn execute_batch(&mut self, sql: &str) -> QueryResult<()> {
+        match self {
+            DbConn::Pg(c) => c.batch_execute(sql),
+            DbConn::Sqlite(c) => c.batch_execute(sql),
+        }
+    }
+
+    /// Checks the connection answers; used by `/health` and the pool.
+    pub fn ping(&mut self) -> QueryResult<()> {
+        self.execute_batch("SELECT 1")
+    }
+}
+
+/// Whether an error is a unique-constraint violation, which callers often expect.
+pub fn is_unique_violation(error: &QueryError) -> bool {
+    matches!(
+        error,
+        QueryError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Runs `work` in one transaction (a savepoint when already inside one); services call this so that
+/// they never name diesel.
+pub fn transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<QueryError>,
+{
+    use diesel::Connection;
+    conn.transaction(work)
+}
+
+/// A new random id for a row.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

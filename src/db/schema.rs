@@ -1,0 +1,174 @@
+//! The portable schema shared by SQLite and PostgreSQL. Hand-kept in step with both migration trees;
+//! `tests/api/schema.rs` checks that the columns match the migrations on each backend.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        is_admin -> Bool,
+        ai_settings -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mailboxes (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        address -> Text,
+        encrypted_access_token -> Nullable<Text>,
+        encrypted_refresh_token -> Nullable<Text>,
+        token_key_id -> Nullable<Text>,
+        token_expires_at -> Nullable<Timestamp>,
+        granted_scopes -> Text,
+        sync_cursor -> Nullable<Text>,
+        status -> Text,
+        rate_limited_until -> Nullable<Timestamp>,
+        last_synced_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        backfill_days -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    categories (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        description -> Text,
+        position -> BigInt,
+        gmail_label_ids -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    emails (id) {
+        id -> Text,
+        mailbox_id -> Text,
+        provider_message_id -> Text,
+        thread_id -> Nullable<Text>,
+        message_id_header -> Nullable<Text>,
+        from_name -> Nullable<Text>,
+        from_address -> Nullable<Text>,
+        to_addresses -> Text,
+        subject -> Text,
+        sent_at -> Nullable<Timestamp>,
+        received_at -> Nullable<Timestamp>,
+        snippet -> Text,
+        text_body -> Nullable<Text>,
+        sanitized_html -> Nullable<Text>,
+        raw_size -> BigInt,
+        list_id -> Nullable<Text>,
+        list_unsubscribe_urls -> Text,
+        is_one_click -> Bool,
+        auth_result -> Nullable<Text>,
+        state -> Text,
+        category_id -> Nullable<Text>,
+        sort_source -> Nullable<Text>,
+        confidence -> Nullable<Double>,
+        summary -> Nullable<Text>,
+        archived_at -> Nullable<Timestamp>,
+        trashed_at -> Nullable<Timestamp>,
+        is_after_unsubscribe -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    unsubscribe_attempts (id) {
+        id -> Text,
+        user_id -> Text,
+        subscription_key -> Text,
+        email_id -> Nullable<Text>,
+        method -> Text,
+        url -> Nullable<Text>,
+        status -> Text,
+        reason -> Nullable<Text>,
+        steps -> Text,
+        screenshot_path -> Nullable<Text>,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        args -> Text,
+        queue -> Text,
+        priority -> BigInt,
+        state -> Text,
+        attempt -> BigInt,
+        max_attempts -> BigInt,
+        run_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        unique_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        attempted_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        holder -> Text,
+        expires_at -> Timestamp,
+        acquired_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(login_tokens -> users (user_id));
+diesel::joinable!(mailboxes -> users (user_id));
+diesel::joinable!(categories -> users (user_id));
+diesel::joinable!(emails -> mailboxes (mailbox_id));
+diesel::joinable!(emails -> categories (category_id));
+diesel::joinable!(unsubscribe_attempts -> users (user_id));
+diesel::joinable!(unsubscribe_attempts -> emails (email_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    login_tokens,
+    mailboxes,
+    categories,
+    emails,
+    unsubscribe_attempts,
+    jobs,
+    leases,
+);

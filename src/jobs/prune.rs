@@ -1,0 +1,43 @@
+//! `prune`: deletes finished jobs past their retention, expired sessions and spent sign-in links.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Job, JobContext, JobError};
+use crate::db;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PruneJobs {}
+
+impl Job for PruneJobs {
+    const KIND: &'static str = "prune";
+    const QUEUE: &'static str = "maintenance";
+    const MAX_ATTEMPTS: i64 = 3;
+    const TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let pool = ctx.pool.clone();
+        let now = ctx.clock.now();
+        let config = ctx.config.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), JobError> {
+            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+            let before =
+                now - chrono::Duration::from_std(config.jobs.prune_after).unwrap_or_default();
+            let jobs = db::jobs::prune_finished(&mut conn, before)?;
+            let idle_before =
+                now - chrono::Duration::from_std(config.server.session_idle).unwrap_or_default();
+            let sessions = db::sessions::delete_expired(&mut conn, now, idle_before)?;
+            let tokens = db::login_tokens::delete_stale(&mut conn, now)?;
+            tracing::info!(
+                jobs,
+                sessions,
+                tokens,
+                "pruned finished jobs, expired sessions and spent sign-in links"
+            );
+            Ok(())
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?
+    }
+}

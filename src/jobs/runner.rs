@@ -1,0 +1,506 @@
+//! The runner: per queue, claim due jobs up to the queue's concurrency, run each under a timeout in
+//! its own task (so a panic is contained), record the outcome, keep leases renewed, rescue jobs
+//! whose worker died, and on shutdown stop claiming, let running jobs finish, and release the rest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{AbortHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::retry_delay;
+use super::{JobContext, JobError, JobRegistry};
+use crate::config::JobsConfig;
+use crate::db::jobs::ClaimedJob;
+use crate::db::{self, DbPool};
+
+/// Runs the jobs of this process. Cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: DbPool,
+    registry: JobRegistry,
+    ctx: Arc<JobContext>,
+    config: JobsConfig,
+    /// Written into `lease_owner`; unique per process so outcomes are only written by the holder.
+    owner: String,
+}
+
+/// How one run ended, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Retrying,
+    Snoozed,
+    Discarded,
+    /// The job was cancelled or rescued while running; its result was not recorded.
+    Superseded,
+}
+
+/// What `drain` ran.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DrainReport {
+    pub completed: usize,
+    pub retrying: usize,
+    pub snoozed: usize,
+    pub discarded: usize,
+}
+
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Runner {
+    pub fn new(
+        ctx: Arc<JobContext>,
+        registry: JobRegistry,
+        config: JobsConfig,
+        owner: String,
+    ) -> Self {
+        let pool = ctx.pool.clone();
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                registry,
+                ctx,
+                config,
+                owner,
+            }),
+        }
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// Starts a worker loop per configured queue plus the lease keeper and the rescuer. The returned
+    /// task ends once `shutdown` is cancelled and every worker has finished or released its jobs.
+    pub fn start(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let mut loops = JoinSet::new();
+            for (queue, concurrency) in inner.config.queues.clone() {
+                loops.spawn(run_queue(
+                    inner.clone(),
+                    queue,
+                    concurrency,
+                    shutdown.clone(),
+                ));
+            }
+            loops.spawn(keep_leases(inner.clone(), shutdown.clone()));
+            loops.spawn(rescue_expired(inner.clone(), shutdown.clone()));
+            while loops.join_next().await.is_some() {}
+            let released = blocking(&inner.pool, {
+                let owner = inner.owner.clone();
+                let now = inner.ctx.clock.now();
+                move |conn| db::jobs::release_owned(conn, &owner, now)
+            })
+            .await;
+            match released {
+                Ok(0) => {}
+                Ok(count) => tracing::warn!(
+                    count,
+                    "released jobs that did not finish within the shutdown grace"
+                ),
+                Err(error) => {
+                    tracing::error!(%error, "could not release unfinished jobs; the rescuer will")
+                }
+            }
+            tracing::info!("job runner stopped");
+        })
+    }
+
+    /// Runs every due job of every queue, one at a time, until none is due (for tests and the CLI).
+    pub async fn drain(&self) -> DrainReport {
+        let mut report = DrainReport::default();
+        loop {
+            let mut ran_any = false;
+            for queue in self.inner.config.queues.keys() {
+                let claimed = match claim(&self.inner, queue, 10).await {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        tracing::error!(%error, queue, "claim failed while draining");
+                        return report;
+                    }
+                };
+                for job in claimed {
+                    ran_any = true;
+                    match execute(self.inner.clone(), job).await {
+                        Outcome::Completed => report.completed += 1,
+                        Outcome::Retrying => report.retrying += 1,
+                        Outcome::Snoozed => report.snoozed += 1,
+                        Outcome::Discarded => report.discarded += 1,
+                        Outcome::Superseded => {}
+                    }
+                }
+            }
+            if !ran_any {
+                return report;
+            }
+        }
+    }
+
+    /// Runs the rescuer once (tests and the CLI).
+    pub async fn rescue_now(&self) -> Result<(usize, usize), String> {
+        let now = self.inner.ctx.clock.now();
+        blocking(&self.inner.pool, move |conn| {
+            db::jobs::rescue_expired(conn, now)
+        })
+        .await
+    }
+}
+
+/// Runs a diesel call on the blocking pool with a pooled connection.
+async fn blocking<T: Send + 'static>(
+    pool: &DbPool,
+    work: impl FnOnce(&mut db::DbConn) -> db::QueryResult<T> + Send + 'static,
+) -> Result<T, String> {
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        work(&mut conn).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+async fn claim(inner: &Arc<Inner>, queue: &str, limit: usize) -> Result<Vec<ClaimedJob>, String> {
+    let now = inner.ctx.clock.now();
+    let lease_until = now + chrono_duration(inner.config.lease);
+    let owner = inner.owner.clone();
+    let queue = queue.to_owned();
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    blocking(&inner.pool, move |conn| {
+        db::jobs::claim(conn, &queue, &owner, limit, now, lease_until)
+    })
+    .await
+}
+
+async fn run_queue(
+    inner: Arc<Inner>,
+    queue: String,
+    concurrency: usize,
+    shutdown: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(concurrency));
+    let mut running = JoinSet::new();
+    tracing::info!(queue, concurrency, "queue started");
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let mut permits = vec![first];
+        while let Ok(permit) = slots.clone().try_acquire_owned() {
+            permits.push(permit);
+        }
+        match claim(&inner, &queue, permits.len()).await {
+            Ok(claimed) if !claimed.is_empty() => {
+                for (job, permit) in claimed.into_iter().zip(permits) {
+                    running.spawn(run_holding(inner.clone(), job, permit));
+                }
+            }
+            Ok(_) => {
+                drop(permits);
+                wait_or_stop(inner.config.poll_interval, &shutdown).await;
+            }
+            Err(error) => {
+                drop(permits);
+                tracing::error!(%error, queue, "could not claim jobs; trying again");
+                wait_or_stop(
+                    inner.config.poll_interval.max(Duration::from_secs(1)),
+                    &shutdown,
+                )
+                .await;
+            }
+        }
+        while running.try_join_next().is_some() {}
+    }
+    // Shutdown: no more claims; give running jobs the grace period, then stop them.
+    let grace = inner.config.shutdown_grace;
+    if tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            queue,
+            "jobs still running after the shutdown grace; stopping them"
+        );
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+    }
+}
+
+async fn run_holding(inner: Arc<Inner>, job: ClaimedJob, permit: OwnedSemaphorePermit) {
+    execute(inner, job).await;
+    drop(permit);
+}
+
+async fn wait_or_stop(duration: Duration, shutdown: &CancellationToken) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(duration) => {}
+    }
+}
+
+/// Aborts the job's own task when the worker task around it is aborted at shutdown.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs one claimed job and records what happened.
+async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
+    let started = std::time::Instant::now();
+    let result = match inner.registry.get(&job.kind) {
+        None => Err(JobError::Permanent(format!(
+            "unknown job kind {:?}",
+            job.kind
+        ))),
+        Some(registered) => {
+            let timeout = registered.timeout.unwrap_or(inner.config.default_timeout);
+            let future = registered.start(job.args.clone(), inner.ctx.clone());
+            let task = tokio::spawn(tokio::time::timeout(timeout, future));
+            let _guard = AbortOnDrop(task.abort_handle());
+            match task.await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_elapsed)) => Err(JobError::Retry(format!("timed out after {timeout:?}"))),
+                Err(join_error) if join_error.is_panic() => Err(JobError::Retry(format!(
+                    "panicked: {}",
+                    panic_message(join_error.into_panic())
+                ))),
+                Err(_) => Err(JobError::Retry("the job task was cancelled".into())),
+            }
+        }
+    };
+    let elapsed_ms = started.elapsed().as_millis();
+    let now = inner.ctx.clock.now();
+    let (outcome, write) = decide(&inner.config, &job, result, now);
+    let recorded = blocking(&inner.pool, {
+        let id = job.id.clone();
+        let owner = inner.owner.clone();
+        move |conn| write.apply(conn, &id, &owner, now)
+    })
+    .await;
+    match recorded {
+        Ok(0) => {
+            tracing::info!(
+                job.id,
+                job.kind,
+                "job was cancelled or rescued while running; result not recorded"
+            );
+            Outcome::Superseded
+        }
+        Ok(_) => {
+            tracing::debug!(
+                job.id,
+                job.kind,
+                attempt = job.attempt,
+                elapsed_ms,
+                ?outcome,
+                "job finished"
+            );
+            outcome
+        }
+        Err(error) => {
+            // The lease will expire and the rescuer will hand the job out again.
+            tracing::error!(job.id, job.kind, %error, "could not record the job outcome");
+            Outcome::Superseded
+        }
+    }
+}
+
+/// The row change that records an outcome.
+enum Write {
+    Complete,
+    RetryAt(NaiveDateTime, String),
+    Snooze(NaiveDateTime),
+    Discard(String),
+}
+
+impl Write {
+    fn apply(
+        self,
+        conn: &mut db::DbConn,
+        id: &str,
+        owner: &str,
+        now: NaiveDateTime,
+    ) -> db::QueryResult<usize> {
+        match self {
+            Write::Complete => db::jobs::complete(conn, id, owner, now),
+            Write::RetryAt(run_at, error) => db::jobs::retry_at(conn, id, owner, run_at, &error),
+            Write::Snooze(run_at) => db::jobs::snooze(conn, id, owner, run_at),
+            Write::Discard(error) => db::jobs::discard(conn, id, owner, now, &error),
+        }
+    }
+}
+
+fn decide(
+    config: &JobsConfig,
+    job: &ClaimedJob,
+    result: Result<(), JobError>,
+    now: NaiveDateTime,
+) -> (Outcome, Write) {
+    match result {
+        Ok(()) => (Outcome::Completed, Write::Complete),
+        Err(JobError::Retry(error)) if job.attempt < job.max_attempts => {
+            let delay = retry_delay(job.attempt, config.retry_base, config.retry_max);
+            tracing::warn!(job.id, job.kind, attempt = job.attempt, %error, ?delay, "job failed; will retry");
+            (
+                Outcome::Retrying,
+                Write::RetryAt(now + chrono_duration(delay), error),
+            )
+        }
+        Err(JobError::Retry(error)) => {
+            tracing::error!(job.id, job.kind, attempt = job.attempt, %error, "job failed on its last attempt");
+            (
+                Outcome::Discarded,
+                Write::Discard(format!(
+                    "{error} (attempt {} of {})",
+                    job.attempt, job.max_attempts
+                )),
+            )
+        }
+        Err(JobError::Snooze(delay)) => (
+            Outcome::Snoozed,
+            Write::Snooze(now + chrono_duration(delay)),
+        ),
+        Err(JobError::Permanent(error)) => {
+            tracing::error!(job.id, job.kind, %error, "job failed permanently");
+            (Outcome::Discarded, Write::Discard(error))
+        }
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+async fn keep_leases(inner: Arc<Inner>, shutdown: CancellationToken) {
+    let every = (inner.config.lease / 3).max(Duration::from_millis(50));
+    loop {
+        wait_or_stop(every, &shutdown).await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let until = inner.ctx.clock.now() + chrono_duration(inner.config.lease);
+        let owner = inner.owner.clone();
+        if let Err(error) = blocking(&inner.pool, move |conn| {
+            db::jobs::renew_leases(conn, &owner, until)
+        })
+        .await
+        {
+            tracing::error!(%error, "could not renew job leases");
+        }
+    }
+}
+
+async fn rescue_expired(inner: Arc<Inner>, shutdown: CancellationToken) {
+    loop {
+        wait_or_stop(inner.config.rescue_interval, &shutdown).await;
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let now = inner.ctx.clock.now();
+        match blocking(&inner.pool, move |conn| db::jobs::rescue_expired(conn, now)).await {
+            Ok((0, 0)) => {}
+            Ok((retried, discarded)) => {
+                tracing::warn!(retried, discarded, "rescued jobs whose worker stopped")
+            }
+            Err(error) => tracing::error!(%error, "rescuer failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> JobsConfig {
+        JobsConfig {
+            is_enabled: true,
+            queues: Default::default(),
+            poll_interval: Duration::from_millis(10),
+            lease: Duration::from_secs(30),
+            rescue_interval: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(1),
+            prune_after: Duration::from_secs(60),
+            retry_base: Duration::from_secs(10),
+            retry_max: Duration::from_secs(100),
+            default_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn job(attempt: i64, max_attempts: i64) -> ClaimedJob {
+        ClaimedJob {
+            id: "j".into(),
+            kind: "k".into(),
+            args: "{}".into(),
+            queue: "default".into(),
+            attempt,
+            max_attempts,
+        }
+    }
+
+    #[test]
+    fn a_retry_with_attempts_left_is_scheduled_later() {
+        let now = chrono::Utc::now().naive_utc();
+        let (outcome, write) = decide(
+            &config(),
+            &job(1, 3),
+            Err(JobError::Retry("boom".into())),
+            now,
+        );
+        assert_eq!(outcome, Outcome::Retrying);
+        assert!(matches!(write, Write::RetryAt(at, _) if at > now));
+    }
+
+    #[test]
+    fn the_last_attempt_discards() {
+        let now = chrono::Utc::now().naive_utc();
+        let (outcome, _) = decide(
+            &config(),
+            &job(3, 3),
+            Err(JobError::Retry("boom".into())),
+            now,
+        );
+        assert_eq!(outcome, Outcome::Discarded);
+    }
+
+    #[test]
+    fn permanent_errors_discard_at_once_and_snoozes_wait() {
+        let now = chrono::Utc::now().naive_utc();
+        let (outcome, _) = decide(
+            &config(),
+            &job(1, 20),
+            Err(JobError::Permanent("bad".into())),
+            now,
+        );
+        assert_eq!(outcome, Outcome::Discarded);
+        let (outcome, write) = decide(
+            &config(),
+            &job(1, 20),
+            Err(JobError::Snooze(Duration::from_secs(60))),
+            now,
+        );
+        assert_eq!(outcome, Outcome::Snoozed);
+        assert!(matches!(write, Write::Snooze(at) if at == now + chrono::Duration::seconds(60)));
+    }
+}

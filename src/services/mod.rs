@@ -1,0 +1,6 @@
+//! Use cases: the one write path shared by pages, the API and jobs. Each function takes a
+//! connection, owns its transaction, checks ownership, and returns `AppError`.
+
+pub mod auth;
+pub mod dashboard;
+pub mod jobs;

@@ -1,0 +1,236 @@
+//! `Application::build(config)`: the one start-up path, used by `serve` and by the tests. It opens
+//! the pool, migrates, binds the listener, and starts the web server, the job runner and cron.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db;
+use crate::jobs::cron::{self, Leadership};
+use crate::jobs::{JobContext, JobRegistry, Runner};
+use crate::state::AppState;
+use crate::web::{csrf, headers, metrics, routes};
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    state: AppState,
+    runner: Runner,
+    shutdown: CancellationToken,
+    background: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    pub async fn build(config: Config, registry: JobRegistry) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, registry, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        config: Config,
+        registry: JobRegistry,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        tracing::info!(settings = config.redacted_summary(), "starting EmailGator");
+        let pool = open_database(&config, config.database.is_migrate_on_start).await?;
+
+        let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    config.server.host, config.server.port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        let public_url = match &config.server.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let host = if config.server.host == "0.0.0.0" {
+                    "localhost"
+                } else {
+                    config.server.host.as_str()
+                };
+                Url::parse(&format!("http://{host}:{port}/"))
+                    .context("the derived public URL is invalid")?
+            }
+        };
+
+        let config = Arc::new(config);
+        let leadership = Leadership::default();
+        let state = AppState {
+            pool: pool.clone(),
+            config: config.clone(),
+            clock: clock.clone(),
+            metrics: Arc::default(),
+            leadership: leadership.clone(),
+            public_url,
+        };
+        let ctx = Arc::new(JobContext {
+            pool,
+            config: config.clone(),
+            clock,
+        });
+        let runner = Runner::new(
+            ctx.clone(),
+            registry,
+            config.jobs.clone(),
+            config.instance_id.clone(),
+        );
+        let shutdown = CancellationToken::new();
+        let mut background = Vec::new();
+        if config.jobs.is_enabled {
+            background.push(runner.start(shutdown.child_token()));
+        }
+        if config.cron.is_enabled {
+            let cron = cron::start(
+                ctx,
+                config.cron.clone(),
+                config.instance_id.clone(),
+                leadership,
+                shutdown.child_token(),
+            )
+            .await
+            .context("cannot start cron")?;
+            background.push(cron);
+        }
+
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .wrap(from_fn(csrf::check_origin))
+                .wrap(headers::security_headers())
+                .wrap(Compress::default())
+                .wrap(from_fn(metrics::track))
+                .wrap(tracing_actix())
+                .configure(routes::configure)
+                .default_service(web::to(not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(config.jobs.shutdown_grace.as_secs().max(1))
+        .listen(listener)?
+        .run();
+
+        tracing::info!(port, public_url = %state.public_url, "listening");
+        Ok(Self {
+            port,
+            server,
+            state,
+            runner,
+            shutdown,
+            background,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// Cancelling this token stops the application gracefully, as SIGTERM does.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGTERM, Ctrl-C or the shutdown token; then stops taking requests and jobs, lets
+    /// running work finish within the grace period, and releases what is left.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        tokio::select! {
+            _ = self.shutdown.cancelled() => {}
+            _ = terminate_signal() => tracing::info!("shutdown requested"),
+        }
+        self.shutdown.cancel();
+        handle.stop(true).await;
+        for task in self.background {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "a background task ended abnormally");
+            }
+        }
+        server
+            .await
+            .context("web server task")?
+            .context("web server")?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Opens the pool and, if asked, applies pending migrations; otherwise refuses an outdated schema.
+pub async fn open_database(config: &Config, is_migrating: bool) -> anyhow::Result<db::DbPool> {
+    let url = config.database.url.expose_secret().to_owned();
+    let (size, timeout, cache) = (
+        config.database.pool_size,
+        config.database.connect_timeout,
+        config.database.is_statement_cache_enabled,
+    );
+    let redacted = config.redacted_database_url();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<db::DbPool> {
+        let pool = db::connect_pool(&url, size, timeout, cache)
+            .with_context(|| format!("cannot open the database {redacted}"))?;
+        let mut conn = pool.get()?;
+        if is_migrating {
+            let applied = db::migrations::run_pending(&mut conn)
+                .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "applied migrations");
+            }
+        } else {
+            let pending = db::migrations::pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            anyhow::ensure!(
+                pending.is_empty(),
+                "the database needs migrations {pending:?}: run `emailgator migrate`"
+            );
+        }
+        Ok(pool)
+    })
+    .await?
+}
+
+async fn terminate_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    return std::future::pending().await;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> {
+    Err(crate::error::AppError::NotFound)
+}
+
+/// Logs one line per request with its status and duration.
+fn tracing_actix() -> actix_web::middleware::Logger {
+    actix_web::middleware::Logger::new("%r %s %Dms").log_target("emailgator::http")
+}

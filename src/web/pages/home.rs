@@ -1,0 +1,84 @@
+//! `GET /`: the landing page for visitors, the dashboard for signed-in users.
+
+use actix_web::{Either, web};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use crate::error::AppError;
+use crate::services::dashboard;
+use crate::state::AppState;
+use crate::web::extract::MaybeUser;
+use crate::web::layout::Layout;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/home/landing.html")]
+pub struct Landing {
+    layout: Layout,
+}
+
+pub struct MailboxCard {
+    pub address: String,
+    pub kind: String,
+    pub status: String,
+    pub last_synced: String,
+    pub last_error: Option<String>,
+}
+
+pub struct CategoryCard {
+    pub name: String,
+    pub description: String,
+    pub email_count: i64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/home/dashboard.html")]
+pub struct Dashboard {
+    layout: Layout,
+    name: String,
+    mailboxes: Vec<MailboxCard>,
+    categories: Vec<CategoryCard>,
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: MaybeUser,
+) -> Result<Either<Landing, Dashboard>, AppError> {
+    let Some(signed_in) = user.0 else {
+        let page = Landing {
+            layout: Layout::anonymous(),
+        };
+        return Ok(Either::Left(page));
+    };
+    let user_id = signed_in.user.id.clone();
+    let overview = state
+        .db(move |conn| dashboard::overview(conn, &user_id))
+        .await?;
+    let is_admin = signed_in.user.is_admin || state.config.is_admin_email(&signed_in.user.email);
+    let page = Dashboard {
+        layout: Layout::signed_in(&signed_in, is_admin),
+        name: signed_in.user.name.clone(),
+        mailboxes: overview
+            .mailboxes
+            .into_iter()
+            .map(|m| MailboxCard {
+                address: m.address,
+                kind: m.kind,
+                status: m.status.replace('_', " "),
+                last_synced: m.last_synced_at.map_or("never".into(), |t| {
+                    t.format("%Y-%m-%d %H:%M UTC").to_string()
+                }),
+                last_error: m.last_error,
+            })
+            .collect(),
+        categories: overview
+            .categories
+            .into_iter()
+            .map(|(c, email_count)| CategoryCard {
+                name: c.name,
+                description: c.description,
+                email_count,
+            })
+            .collect(),
+    };
+    Ok(Either::Right(page))
+}
