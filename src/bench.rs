@@ -57,14 +57,8 @@ impl Job for BenchNoop {
 
 pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Jobs {
-            count,
-            workers,
-            database_url,
-        } => bench_jobs(config, count, workers, database_url).await,
-        BenchCommand::Serve { runs } => {
-            tokio::task::spawn_blocking(move || bench_serve(runs)).await?
-        }
+        BenchCommand::Jobs { count, workers, database_url } => bench_jobs(config, count, workers, database_url).await,
+        BenchCommand::Serve { runs } => tokio::task::spawn_blocking(move || bench_serve(runs)).await?,
     }
 }
 
@@ -95,12 +89,7 @@ async fn bench_jobs(
         for chunk in (0..count).collect::<Vec<_>>().chunks(1000) {
             db::transaction(&mut conn, |conn| {
                 for n in chunk {
-                    crate::jobs::enqueue(
-                        conn,
-                        &BenchNoop { n: *n },
-                        EnqueueOptions::default(),
-                        now,
-                    )?;
+                    crate::jobs::enqueue(conn, &BenchNoop { n: *n }, EnqueueOptions::default(), now)?;
                 }
                 db::QueryResult::Ok(())
             })?;
@@ -110,17 +99,9 @@ async fn bench_jobs(
     .await??;
     let enqueue_seconds = enqueue_started.elapsed().as_secs_f64();
 
-    let ctx = Arc::new(JobContext {
-        pool: pool.clone(),
-        config: Arc::new(config.clone()),
-        clock: Arc::new(SystemClock),
-    });
-    let runner = Runner::new(
-        ctx,
-        JobRegistry::default().with::<BenchNoop>(),
-        config.jobs.clone(),
-        "bench".into(),
-    );
+    let ctx =
+        Arc::new(JobContext { pool: pool.clone(), config: Arc::new(config.clone()), clock: Arc::new(SystemClock) });
+    let runner = Runner::new(ctx, JobRegistry::default().with::<BenchNoop>(), config.jobs.clone(), "bench".into());
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let task = runner.start(shutdown.clone());
@@ -130,20 +111,13 @@ async fn bench_jobs(
         let pool = pool.clone();
         let done: i64 = tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
             let mut conn = pool.get()?;
-            Ok(db::jobs::count_in_queue_and_state(
-                &mut conn,
-                BENCH_QUEUE,
-                JobState::Completed,
-            )?)
+            Ok(db::jobs::count_in_queue_and_state(&mut conn, BENCH_QUEUE, JobState::Completed)?)
         })
         .await??;
         if done >= target {
             break;
         }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(600),
-            "benchmark did not finish: {done} of {count}"
-        );
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "benchmark did not finish: {done} of {count}");
     }
     let seconds = started.elapsed().as_secs_f64();
     shutdown.cancel();
@@ -158,10 +132,7 @@ async fn bench_jobs(
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "emailgator-bench-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
+    let dir = std::env::temp_dir().join(format!("emailgator-bench-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
@@ -174,8 +145,7 @@ fn is_healthy(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
-    let request =
-        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let request = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }
@@ -210,19 +180,13 @@ fn bench_serve(runs: usize) -> anyhow::Result<()> {
             .stderr(Stdio::null())
             .spawn()?;
         while !is_healthy(port) {
-            anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(30),
-                "serve did not become healthy"
-            );
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "serve did not become healthy");
             std::thread::sleep(Duration::from_millis(5));
         }
         startups.push(started.elapsed().as_secs_f64() * 1000.0);
         std::thread::sleep(Duration::from_secs(3));
         memory.push(resident_kib(child.id())? as f64 / 1024.0);
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()?;
+        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
         child.wait()?;
         std::fs::remove_dir_all(&data).ok();
     }

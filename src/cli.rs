@@ -47,10 +47,7 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("tokio runtime")?;
     runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
             Command::Serve { no_migrate } => serve(config, no_migrate).await,
@@ -87,26 +84,20 @@ async fn serve(mut config: Config, is_migrate_skipped: bool) -> anyhow::Result<(
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
     open_database(&config, true).await?;
-    println!(
-        "migrations are up to date ({})",
-        config.redacted_database_url()
-    );
+    println!("migrations are up to date ({})", config.redacted_database_url());
     Ok(())
 }
 
 fn local_public_url(config: &Config) -> String {
-    config.server.public_url.as_ref().map_or_else(
-        || format!("http://localhost:{}/", config.server.port),
-        ToString::to_string,
-    )
+    config
+        .server
+        .public_url
+        .as_ref()
+        .map_or_else(|| format!("http://localhost:{}/", config.server.port), ToString::to_string)
 }
 
 /// Creates a one-time link that signs in the local owner.
-async fn login_link(
-    config: &Config,
-    pool: &db::DbPool,
-    public_url: &str,
-) -> anyhow::Result<String> {
+async fn login_link(config: &Config, pool: &db::DbPool, public_url: &str) -> anyhow::Result<String> {
     let owner = EmailAddress::parse(&config.local.owner_email)?;
     let ttl = config.local.login_link_ttl;
     let pool = pool.clone();
@@ -125,27 +116,15 @@ async fn jobs(config: Config, failures: i64) -> anyhow::Result<()> {
     let pool = open_database(&config, false).await?;
     let (counts, failed) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut conn = pool.get()?;
-        Ok((
-            db::jobs::count_by_queue_and_state(&mut conn)?,
-            db::jobs::list_recent_failures(&mut conn, failures)?,
-        ))
+        Ok((db::jobs::count_by_queue_and_state(&mut conn)?, db::jobs::list_recent_failures(&mut conn, failures)?))
     })
     .await??;
-    println!(
-        "{:<16} {}",
-        "queue",
-        JobState::ALL
-            .map(|s| format!("{:>10}", s.as_str()))
-            .join(" ")
-    );
+    println!("{:<16} {}", "queue", JobState::ALL.map(|s| format!("{:>10}", s.as_str())).join(" "));
     let mut queues: Vec<&String> = counts.iter().map(|(q, _, _)| q).collect();
     queues.dedup();
     for queue in queues {
         let row = JobState::ALL.map(|state| {
-            let n = counts
-                .iter()
-                .find(|(q, s, _)| q == queue && s == state.as_str())
-                .map_or(0, |(_, _, n)| *n);
+            let n = counts.iter().find(|(q, s, _)| q == queue && s == state.as_str()).map_or(0, |(_, _, n)| *n);
             format!("{n:>10}")
         });
         println!("{queue:<16} {}", row.join(" "));

@@ -297,22 +297,11 @@ impl Config {
     }
 
     /// Loads from an explicit environment map: the one path for production and tests.
-    pub fn from_sources(
-        file: Option<&Path>,
-        env: &HashMap<String, String>,
-    ) -> Result<Config, ConfigProblems> {
+    pub fn from_sources(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Config, ConfigProblems> {
         let raw = read_raw(file, env)?;
-        let hostname = env
-            .get("FLY_MACHINE_ID")
-            .or_else(|| env.get("HOSTNAME"))
-            .cloned()
-            .unwrap_or_else(|| "local".to_owned());
-        validate(
-            raw,
-            &hostname,
-            env.contains_key("PHX_HOST")
-                .then(|| env["PHX_HOST"].clone()),
-        )
+        let hostname =
+            env.get("FLY_MACHINE_ID").or_else(|| env.get("HOSTNAME")).cloned().unwrap_or_else(|| "local".to_owned());
+        validate(raw, &hostname, env.contains_key("PHX_HOST").then(|| env["PHX_HOST"].clone()))
     }
 
     /// The database URL with any password hidden, for logs.
@@ -332,62 +321,35 @@ impl Config {
             self.data_dir.display(),
             self.server.host,
             self.server.port,
-            self.server
-                .public_url
-                .as_ref()
-                .map_or("(derived)".into(), Url::to_string),
+            self.server.public_url.as_ref().map_or("(derived)".into(), Url::to_string),
             self.redacted_database_url(),
             self.database.pool_size,
             self.database.is_statement_cache_enabled,
             self.jobs.queues,
             self.cron.schedules,
             self.security.admin_emails.len(),
-            self.security
-                .encryption_keys
-                .iter()
-                .map(|k| k.id.as_str())
-                .collect::<Vec<_>>()
-                .join(","),
-            if self.google.is_configured() {
-                "configured"
-            } else {
-                "local sign-in"
-            },
+            self.security.encryption_keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(","),
+            if self.google.is_configured() { "configured" } else { "local sign-in" },
             secret(&self.openai.api_key),
-            self.openai
-                .base_url
-                .as_ref()
-                .map_or("default".into(), Url::to_string),
-            self.sidecar
-                .url
-                .as_ref()
-                .map_or("in-process".into(), Url::to_string),
+            self.openai.base_url.as_ref().map_or("default".into(), Url::to_string),
+            self.sidecar.url.as_ref().map_or("in-process".into(), Url::to_string),
             secret(&self.sentry_dsn),
         )
     }
 
     pub fn is_admin_email(&self, email: &str) -> bool {
-        self.security
-            .admin_emails
-            .iter()
-            .any(|admin| admin.eq_ignore_ascii_case(email))
+        self.security.admin_emails.iter().any(|admin| admin.eq_ignore_ascii_case(email))
     }
 }
 
-fn read_raw(
-    file: Option<&Path>,
-    env: &HashMap<String, String>,
-) -> Result<RawConfig, ConfigProblems> {
+fn read_raw(file: Option<&Path>, env: &HashMap<String, String>) -> Result<RawConfig, ConfigProblems> {
     let mut builder = config::Config::builder();
     match file {
         Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
         None => builder = builder.add_source(config::File::with_name("emailgator").required(false)),
     }
-    let prefixed: HashMap<String, String> = env
-        .iter()
-        .filter(|(k, _)| k.starts_with("EMAILGATOR__"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let prefixed: HashMap<String, String> =
+        env.iter().filter(|(k, _)| k.starts_with("EMAILGATOR__")).map(|(k, v)| (k.clone(), v.clone())).collect();
     builder = builder.add_source(
         config::Environment::with_prefix("EMAILGATOR")
             .prefix_separator("__")
@@ -397,31 +359,18 @@ fn read_raw(
     );
     for (name, key) in WELL_KNOWN {
         if let Some(value) = env.get(*name).filter(|v| !v.trim().is_empty()) {
-            builder = builder
-                .set_override(*key, value.clone())
-                .map_err(|e| ConfigProblems(vec![format!("{name}: {e}")]))?;
+            builder =
+                builder.set_override(*key, value.clone()).map_err(|e| ConfigProblems(vec![format!("{name}: {e}")]))?;
         }
     }
-    let settings = builder
-        .build()
-        .map_err(|e| ConfigProblems(vec![e.to_string()]))?;
-    settings
-        .try_deserialize()
-        .map_err(|e| ConfigProblems(vec![e.to_string()]))
+    let settings = builder.build().map_err(|e| ConfigProblems(vec![e.to_string()]))?;
+    settings.try_deserialize().map_err(|e| ConfigProblems(vec![e.to_string()]))
 }
 
-fn validate(
-    raw: RawConfig,
-    hostname: &str,
-    phx_host: Option<String>,
-) -> Result<Config, ConfigProblems> {
+fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<Config, ConfigProblems> {
     let mut problems = Vec::new();
 
-    let public_url_text = raw
-        .server
-        .public_url
-        .clone()
-        .or_else(|| phx_host.map(|host| format!("https://{host}")));
+    let public_url_text = raw.server.public_url.clone().or_else(|| phx_host.map(|host| format!("https://{host}")));
     let public_url = public_url_text.and_then(|text| match Url::parse(&text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
         _ => {
@@ -435,18 +384,14 @@ fn validate(
         None if public_url.as_ref().is_some_and(|u| u.scheme() == "https") => Mode::Production,
         None => Mode::Development,
         Some(other) => {
-            problems.push(format!(
-                "mode must be development or production, got {other:?}"
-            ));
+            problems.push(format!("mode must be development or production, got {other:?}"));
             Mode::Development
         }
     };
     let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".into()));
 
-    let database_url = raw
-        .database
-        .url
-        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("emailgator.db").display()));
+    let database_url =
+        raw.database.url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("emailgator.db").display()));
     if !(database_url.starts_with("sqlite:")
         || database_url.starts_with("postgres://")
         || database_url.starts_with("postgresql://"))
@@ -461,10 +406,7 @@ fn validate(
         problems.push("database.pool_size must be at least 1".into());
     }
 
-    let mut queues: BTreeMap<String, usize> = DEFAULT_QUEUES
-        .iter()
-        .map(|(name, n)| ((*name).to_owned(), *n))
-        .collect();
+    let mut queues: BTreeMap<String, usize> = DEFAULT_QUEUES.iter().map(|(name, n)| ((*name).to_owned(), *n)).collect();
     queues.extend(raw.jobs.queues);
     for (name, n) in &queues {
         if *n == 0 {
@@ -472,20 +414,14 @@ fn validate(
         }
     }
 
-    let mut schedules: BTreeMap<String, String> = DEFAULT_SCHEDULES
-        .iter()
-        .map(|(n, e)| ((*n).to_owned(), (*e).to_owned()))
-        .collect();
+    let mut schedules: BTreeMap<String, String> =
+        DEFAULT_SCHEDULES.iter().map(|(n, e)| ((*n).to_owned(), (*e).to_owned())).collect();
     schedules.extend(raw.cron.schedules);
     for (name, expression) in &schedules {
         if !DEFAULT_SCHEDULES.iter().any(|(known, _)| known == name) {
-            problems.push(format!(
-                "cron.schedules.{name}: there is no schedule of that name"
-            ));
+            problems.push(format!("cron.schedules.{name}: there is no schedule of that name"));
         } else if let Err(error) = crate::domain::Schedule::parse(expression) {
-            problems.push(format!(
-                "cron.schedules.{name}: {expression:?} is not a six-field cron expression: {error}"
-            ));
+            problems.push(format!("cron.schedules.{name}: {expression:?} is not a six-field cron expression: {error}"));
         }
     }
 
@@ -499,17 +435,12 @@ fn validate(
             problems.push("SECRET_KEY_BASE is required in production".into());
             None
         }
-        None => dev_secret(&data_dir, "secret_key_base", 48)
-            .map_err(|e| problems.push(e))
-            .ok(),
+        None => dev_secret(&data_dir, "secret_key_base", 48).map_err(|e| problems.push(e)).ok(),
     };
     let encryption_keys_text = match raw.security.encryption_keys {
         Some(value) => Some(value),
         None if mode == Mode::Production => {
-            problems.push(
-                "ENCRYPTION_KEYS is required in production (id:base64-32-bytes, newest first)"
-                    .into(),
-            );
+            problems.push("ENCRYPTION_KEYS is required in production (id:base64-32-bytes, newest first)".into());
             None
         }
         None => dev_secret(&data_dir, "encryption_key", 32)
@@ -518,11 +449,7 @@ fn validate(
             .ok(),
     };
     let encryption_keys = encryption_keys_text
-        .map(|text| {
-            parse_encryption_keys(&text)
-                .map_err(|e| problems.push(e))
-                .unwrap_or_default()
-        })
+        .map(|text| parse_encryption_keys(&text).map_err(|e| problems.push(e)).unwrap_or_default())
         .unwrap_or_default();
 
     let admin_emails = raw
@@ -537,11 +464,7 @@ fn validate(
     let google = GoogleConfig {
         client_id: raw.google.client_id,
         client_secret: raw.google.client_secret.map(SecretString::from),
-        redirect_url: parse_optional_url(
-            "GOOGLE_OAUTH_REDIRECT_URL",
-            raw.google.redirect_url,
-            &mut problems,
-        ),
+        redirect_url: parse_optional_url("GOOGLE_OAUTH_REDIRECT_URL", raw.google.redirect_url, &mut problems),
     };
     if google.client_id.is_some() != google.client_secret.is_some() {
         problems.push("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together".into());
@@ -558,14 +481,9 @@ fn validate(
         base_url: parse_optional_url("OPENAI_BASE_URL", raw.openai.base_url, &mut problems),
     };
 
-    let owner_email = raw
-        .local
-        .owner_email
-        .unwrap_or_else(|| "owner@localhost".into());
+    let owner_email = raw.local.owner_email.unwrap_or_else(|| "owner@localhost".into());
     if crate::domain::EmailAddress::parse(&owner_email).is_err() {
-        problems.push(format!(
-            "local.owner_email is not an email address: {owner_email:?}"
-        ));
+        problems.push(format!("local.owner_email is not an email address: {owner_email:?}"));
     }
 
     if !problems.is_empty() {
@@ -579,12 +497,9 @@ fn validate(
     let millis = Duration::from_millis;
     Ok(Config {
         mode,
-        instance_id: raw.instance_id.unwrap_or_else(|| {
-            format!(
-                "{hostname}-{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
-            )
-        }),
+        instance_id: raw
+            .instance_id
+            .unwrap_or_else(|| format!("{hostname}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
         server: ServerConfig {
             host: raw.server.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: raw.server.port.unwrap_or(8080),
@@ -616,15 +531,8 @@ fn validate(
             schedules,
             leader_lease: secs(raw.cron.leader_lease_secs.unwrap_or(30)),
         },
-        security: SecurityConfig {
-            secret_key_base,
-            encryption_keys,
-            admin_emails,
-        },
-        local: LocalConfig {
-            owner_email,
-            login_link_ttl: secs(60 * raw.local.login_link_minutes.unwrap_or(15)),
-        },
+        security: SecurityConfig { secret_key_base, encryption_keys, admin_emails },
+        local: LocalConfig { owner_email, login_link_ttl: secs(60 * raw.local.login_link_minutes.unwrap_or(15)) },
         google,
         openai,
         sidecar,
@@ -637,11 +545,7 @@ fn validate(
     })
 }
 
-fn parse_optional_url(
-    name: &str,
-    value: Option<String>,
-    problems: &mut Vec<String>,
-) -> Option<Url> {
+fn parse_optional_url(name: &str, value: Option<String>, problems: &mut Vec<String>) -> Option<Url> {
     let value = value?;
     match Url::parse(&value) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
@@ -655,31 +559,15 @@ fn parse_optional_url(
 /// Parses `id:base64,id:base64` (newest first); every key must be 32 bytes.
 fn parse_encryption_keys(text: &str) -> Result<Vec<EncryptionKey>, String> {
     let mut keys = Vec::new();
-    for (index, part) in text
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .enumerate()
-    {
-        let (id, encoded) = part.split_once(':').ok_or_else(|| {
-            format!(
-                "ENCRYPTION_KEYS entry {} must look like id:base64-key",
-                index + 1
-            )
-        })?;
-        let bytes = BASE64
-            .decode(encoded)
-            .map_err(|_| format!("ENCRYPTION_KEYS entry {id:?} is not valid base64"))?;
+    for (index, part) in text.split(',').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+        let (id, encoded) = part
+            .split_once(':')
+            .ok_or_else(|| format!("ENCRYPTION_KEYS entry {} must look like id:base64-key", index + 1))?;
+        let bytes = BASE64.decode(encoded).map_err(|_| format!("ENCRYPTION_KEYS entry {id:?} is not valid base64"))?;
         if bytes.len() != 32 {
-            return Err(format!(
-                "ENCRYPTION_KEYS entry {id:?} must decode to 32 bytes, got {}",
-                bytes.len()
-            ));
+            return Err(format!("ENCRYPTION_KEYS entry {id:?} must decode to 32 bytes, got {}", bytes.len()));
         }
-        keys.push(EncryptionKey {
-            id: id.to_owned(),
-            key: bytes.into(),
-        });
+        keys.push(EncryptionKey { id: id.to_owned(), key: bytes.into() });
     }
     if keys.is_empty() {
         return Err("ENCRYPTION_KEYS is empty".into());
@@ -693,17 +581,12 @@ fn dev_secret(data_dir: &Path, name: &str, bytes: usize) -> Result<SecretString,
     if let Ok(existing) = std::fs::read_to_string(&path) {
         return Ok(SecretString::from(existing.trim().to_owned()));
     }
-    std::fs::create_dir_all(data_dir).map_err(|e| {
-        format!(
-            "cannot create the data directory {}: {e}",
-            data_dir.display()
-        )
-    })?;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", data_dir.display()))?;
     let mut buffer = vec![0u8; bytes];
     rand::thread_rng().fill_bytes(&mut buffer);
     let value = BASE64.encode(&buffer);
-    write_private_file(&path, &value)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    write_private_file(&path, &value).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(SecretString::from(value))
 }
 
@@ -711,11 +594,7 @@ fn dev_secret(data_dir: &Path, name: &str, bytes: usize) -> Result<SecretString,
 fn write_private_file(path: &Path, value: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(value.as_bytes())
 }
 
@@ -740,30 +619,21 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
     fn no_settings_gives_sqlite_port_8080_and_generated_dev_secrets() {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
-        let config = Config::from_sources(
-            None,
-            &env(&[("EMAILGATOR__DATA_DIR", data.to_str().expect("utf8"))]),
-        )
-        .expect("defaults are valid");
+        let config = Config::from_sources(None, &env(&[("EMAILGATOR__DATA_DIR", data.to_str().expect("utf8"))]))
+            .expect("defaults are valid");
         assert_eq!(config.mode, Mode::Development);
         assert_eq!(config.server.port, 8080);
         assert!(config.database.url.expose_secret().starts_with("sqlite://"));
         assert!(data.join("secret_key_base").exists());
-        let again = Config::from_sources(
-            None,
-            &env(&[("EMAILGATOR__DATA_DIR", data.to_str().expect("utf8"))]),
-        )
-        .expect("still valid");
+        let again = Config::from_sources(None, &env(&[("EMAILGATOR__DATA_DIR", data.to_str().expect("utf8"))]))
+            .expect("still valid");
         assert_eq!(
             config.security.secret_key_base.expose_secret(),
             again.security.secret_key_base.expose_secret(),
@@ -775,20 +645,13 @@ mod tests {
     fn production_without_secrets_lists_every_problem() {
         let problems = Config::from_sources(
             None,
-            &env(&[
-                ("PUBLIC_URL", "https://mail.example.com"),
-                ("SIDECAR_URL", "ftp://x"),
-                ("PORT", "80"),
-            ]),
+            &env(&[("PUBLIC_URL", "https://mail.example.com"), ("SIDECAR_URL", "ftp://x"), ("PORT", "80")]),
         )
         .expect_err("must refuse");
         let text = problems.to_string();
         assert!(text.contains("SECRET_KEY_BASE is required"), "{text}");
         assert!(text.contains("ENCRYPTION_KEYS is required"), "{text}");
-        assert!(
-            text.contains("SIDECAR_URL must be an http(s) URL"),
-            "{text}"
-        );
+        assert!(text.contains("SIDECAR_URL must be an http(s) URL"), "{text}");
     }
 
     #[test]
@@ -826,9 +689,6 @@ mod tests {
         assert!(parse_encryption_keys("k1:AAAA").is_err());
         let key = BASE64.encode([7u8; 32]);
         let keys = parse_encryption_keys(&format!("k2:{key},k1:{key}")).expect("valid");
-        assert_eq!(
-            keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
-            ["k2", "k1"]
-        );
+        assert_eq!(keys.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["k2", "k1"]);
     }
 }

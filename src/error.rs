@@ -29,10 +29,7 @@ pub enum AppError {
 
 impl AppError {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        AppError::Invalid(vec![FieldError {
-            field,
-            message: message.into(),
-        }])
+        AppError::Invalid(vec![FieldError { field, message: message.into() }])
     }
 
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {

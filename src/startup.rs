@@ -43,23 +43,13 @@ impl Application {
         let pool = open_database(&config, config.database.is_migrate_on_start).await?;
 
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
-            .with_context(|| {
-                format!(
-                    "cannot listen on {}:{}",
-                    config.server.host, config.server.port
-                )
-            })?;
+            .with_context(|| format!("cannot listen on {}:{}", config.server.host, config.server.port))?;
         let port = listener.local_addr()?.port();
         let public_url = match &config.server.public_url {
             Some(url) => url.clone(),
             None => {
-                let host = if config.server.host == "0.0.0.0" {
-                    "localhost"
-                } else {
-                    config.server.host.as_str()
-                };
-                Url::parse(&format!("http://{host}:{port}/"))
-                    .context("the derived public URL is invalid")?
+                let host = if config.server.host == "0.0.0.0" { "localhost" } else { config.server.host.as_str() };
+                Url::parse(&format!("http://{host}:{port}/")).context("the derived public URL is invalid")?
             }
         };
 
@@ -73,32 +63,18 @@ impl Application {
             leadership: leadership.clone(),
             public_url,
         };
-        let ctx = Arc::new(JobContext {
-            pool,
-            config: config.clone(),
-            clock,
-        });
-        let runner = Runner::new(
-            ctx.clone(),
-            registry,
-            config.jobs.clone(),
-            config.instance_id.clone(),
-        );
+        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock });
+        let runner = Runner::new(ctx.clone(), registry, config.jobs.clone(), config.instance_id.clone());
         let shutdown = CancellationToken::new();
         let mut background = Vec::new();
         if config.jobs.is_enabled {
             background.push(runner.start(shutdown.child_token()));
         }
         if config.cron.is_enabled {
-            let cron = cron::start(
-                ctx,
-                config.cron.clone(),
-                config.instance_id.clone(),
-                leadership,
-                shutdown.child_token(),
-            )
-            .await
-            .context("cannot start cron")?;
+            let cron =
+                cron::start(ctx, config.cron.clone(), config.instance_id.clone(), leadership, shutdown.child_token())
+                    .await
+                    .context("cannot start cron")?;
             background.push(cron);
         }
 
@@ -121,14 +97,7 @@ impl Application {
         .run();
 
         tracing::info!(port, public_url = %state.public_url, "listening");
-        Ok(Self {
-            port,
-            server,
-            state,
-            runner,
-            shutdown,
-            background,
-        })
+        Ok(Self { port, server, state, runner, shutdown, background })
     }
 
     pub fn port(&self) -> u16 {
@@ -164,10 +133,7 @@ impl Application {
                 tracing::error!(%error, "a background task ended abnormally");
             }
         }
-        server
-            .await
-            .context("web server task")?
-            .context("web server")?;
+        server.await.context("web server task")?.context("web server")?;
         tracing::info!("stopped");
         Ok(())
     }
@@ -176,28 +142,22 @@ impl Application {
 /// Opens the pool and, if asked, applies pending migrations; otherwise refuses an outdated schema.
 pub async fn open_database(config: &Config, is_migrating: bool) -> anyhow::Result<db::DbPool> {
     let url = config.database.url.expose_secret().to_owned();
-    let (size, timeout, cache) = (
-        config.database.pool_size,
-        config.database.connect_timeout,
-        config.database.is_statement_cache_enabled,
-    );
+    let (size, timeout, cache) =
+        (config.database.pool_size, config.database.connect_timeout, config.database.is_statement_cache_enabled);
     let redacted = config.redacted_database_url();
     tokio::task::spawn_blocking(move || -> anyhow::Result<db::DbPool> {
         let pool = db::connect_pool(&url, size, timeout, cache)
             .with_context(|| format!("cannot open the database {redacted}"))?;
         let mut conn = pool.get()?;
         if is_migrating {
-            let applied = db::migrations::run_pending(&mut conn)
-                .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+            let applied =
+                db::migrations::run_pending(&mut conn).map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
             if !applied.is_empty() {
                 tracing::info!(?applied, "applied migrations");
             }
         } else {
             let pending = db::migrations::pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-            anyhow::ensure!(
-                pending.is_empty(),
-                "the database needs migrations {pending:?}: run `emailgator migrate`"
-            );
+            anyhow::ensure!(pending.is_empty(), "the database needs migrations {pending:?}: run `emailgator migrate`");
         }
         Ok(pool)
     })
@@ -207,14 +167,13 @@ pub async fn open_database(config: &Config, is_migrating: bool) -> anyhow::Resul
 async fn terminate_signal() {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::error!(%error, "cannot listen for SIGTERM");
-                    return std::future::pending().await;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                return std::future::pending().await;
+            }
+        };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

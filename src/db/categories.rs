@@ -22,18 +22,11 @@ pub struct Category {
 }
 
 pub fn insert(conn: &mut DbConn, category: &Category) -> QueryResult<()> {
-    diesel::insert_into(categories::table)
-        .values(category)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(categories::table).values(category).execute(conn).map(drop)
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Category>> {
-    categories::table
-        .find(id)
-        .select(Category::as_select())
-        .first(conn)
-        .optional()
+    categories::table.find(id).select(Category::as_select()).first(conn).optional()
 }
 
 pub fn list_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Category>> {

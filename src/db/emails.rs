@@ -41,25 +41,15 @@ pub struct Email {
 }
 
 pub fn insert(conn: &mut DbConn, email: &Email) -> QueryResult<()> {
-    diesel::insert_into(emails::table)
-        .values(email)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(emails::table).values(email).execute(conn).map(drop)
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Email>> {
-    emails::table
-        .find(id)
-        .select(Email::as_select())
-        .first(conn)
-        .optional()
+    emails::table.find(id).select(Email::as_select()).first(conn).optional()
 }
 
 /// Email counts per category id for the given categories (for the dashboard cards).
-pub fn count_by_category(
-    conn: &mut DbConn,
-    category_ids: &[String],
-) -> QueryResult<Vec<(Option<String>, i64)>> {
+pub fn count_by_category(conn: &mut DbConn, category_ids: &[String]) -> QueryResult<Vec<(Option<String>, i64)>> {
     emails::table
         .filter(emails::category_id.eq_any(category_ids))
         .group_by(emails::category_id)

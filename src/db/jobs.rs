@@ -51,32 +51,19 @@ pub struct ClaimedJob {
 pub fn insert(conn: &mut DbConn, job: &JobRow) -> QueryResult<bool> {
     // ON CONFLICT is not available through the multi-backend, so each backend runs the same statement.
     let inserted = match conn {
-        DbConn::Pg(c) => diesel::insert_into(jobs::table)
-            .values(job)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-        DbConn::Sqlite(c) => diesel::insert_into(jobs::table)
-            .values(job)
-            .on_conflict_do_nothing()
-            .execute(c)?,
+        DbConn::Pg(c) => diesel::insert_into(jobs::table).values(job).on_conflict_do_nothing().execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(jobs::table).values(job).on_conflict_do_nothing().execute(c)?,
     };
     Ok(inserted == 1)
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<JobRow>> {
-    jobs::table
-        .find(id)
-        .select(JobRow::as_select())
-        .first(conn)
-        .optional()
+    jobs::table.find(id).select(JobRow::as_select()).first(conn).optional()
 }
 
 /// Whether any job, in any state, carries this key (cron ticks must never fire twice).
 pub fn exists_with_key(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        jobs::table.filter(jobs::unique_key.eq(key)),
-    ))
-    .get_result(conn)
+    diesel::select(diesel::dsl::exists(jobs::table.filter(jobs::unique_key.eq(key)))).get_result(conn)
 }
 
 const CLAIM_POSTGRES: &str = "UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = $1, \
@@ -123,19 +110,11 @@ pub fn claim(
 /// Rows of `id` still running under `owner`: a job rescued or cancelled meanwhile is left alone.
 macro_rules! held_by {
     ($id:expr, $owner:expr) => {
-        jobs::table
-            .find($id)
-            .filter(jobs::lease_owner.eq($owner))
-            .filter(jobs::state.eq(JobState::Running.as_str()))
+        jobs::table.find($id).filter(jobs::lease_owner.eq($owner)).filter(jobs::state.eq(JobState::Running.as_str()))
     };
 }
 
-pub fn complete(
-    conn: &mut DbConn,
-    id: &str,
-    owner: &str,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
+pub fn complete(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(held_by!(id, owner))
         .set((
             jobs::state.eq(JobState::Completed.as_str()),
@@ -147,13 +126,7 @@ pub fn complete(
 }
 
 /// Puts a failed attempt back to run at `run_at` (the attempt is spent).
-pub fn retry_at(
-    conn: &mut DbConn,
-    id: &str,
-    owner: &str,
-    run_at: NaiveDateTime,
-    error: &str,
-) -> QueryResult<usize> {
+pub fn retry_at(conn: &mut DbConn, id: &str, owner: &str, run_at: NaiveDateTime, error: &str) -> QueryResult<usize> {
     diesel::update(held_by!(id, owner))
         .set((
             jobs::state.eq(JobState::Retryable.as_str()),
@@ -166,12 +139,7 @@ pub fn retry_at(
 }
 
 /// Runs the job again at `run_at` without spending an attempt (rate limits, waiting on others).
-pub fn snooze(
-    conn: &mut DbConn,
-    id: &str,
-    owner: &str,
-    run_at: NaiveDateTime,
-) -> QueryResult<usize> {
+pub fn snooze(conn: &mut DbConn, id: &str, owner: &str, run_at: NaiveDateTime) -> QueryResult<usize> {
     diesel::update(held_by!(id, owner))
         .set((
             jobs::state.eq(JobState::Scheduled.as_str()),
@@ -184,13 +152,7 @@ pub fn snooze(
 }
 
 /// Gives up on a job: it will not run again unless an admin retries it.
-pub fn discard(
-    conn: &mut DbConn,
-    id: &str,
-    owner: &str,
-    now: NaiveDateTime,
-    error: &str,
-) -> QueryResult<usize> {
+pub fn discard(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime, error: &str) -> QueryResult<usize> {
     diesel::update(held_by!(id, owner))
         .set((
             jobs::state.eq(JobState::Discarded.as_str()),
@@ -204,23 +166,16 @@ pub fn discard(
 
 /// Extends the lease of every job `owner` is running.
 pub fn renew_leases(conn: &mut DbConn, owner: &str, until: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        jobs::table
-            .filter(jobs::lease_owner.eq(owner))
-            .filter(jobs::state.eq(JobState::Running.as_str())),
-    )
-    .set(jobs::lease_expires_at.eq(until))
-    .execute(conn)
+    diesel::update(jobs::table.filter(jobs::lease_owner.eq(owner)).filter(jobs::state.eq(JobState::Running.as_str())))
+        .set(jobs::lease_expires_at.eq(until))
+        .execute(conn)
 }
 
 /// Jobs whose lease ran out (their process died): discard those with no attempts left, retry the rest.
 /// Returns (retried, discarded).
 pub fn rescue_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<(usize, usize)> {
-    let expired = || {
-        jobs::table
-            .filter(jobs::state.eq(JobState::Running.as_str()))
-            .filter(jobs::lease_expires_at.lt(now))
-    };
+    let expired =
+        || jobs::table.filter(jobs::state.eq(JobState::Running.as_str())).filter(jobs::lease_expires_at.lt(now));
     conn.transaction(|conn| {
         let discarded = diesel::update(expired().filter(jobs::attempt.ge(jobs::max_attempts)))
             .set((
@@ -246,53 +201,31 @@ pub fn rescue_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<(usi
 
 /// At shutdown: hands back the jobs `owner` could not finish, without spending their attempt.
 pub fn release_owned(conn: &mut DbConn, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(
-        jobs::table
-            .filter(jobs::lease_owner.eq(owner))
-            .filter(jobs::state.eq(JobState::Running.as_str())),
-    )
-    .set((
-        jobs::state.eq(JobState::Available.as_str()),
-        jobs::run_at.eq(now),
-        jobs::attempt.eq(jobs::attempt - 1),
-        jobs::lease_owner.eq(None::<String>),
-        jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)
+    diesel::update(jobs::table.filter(jobs::lease_owner.eq(owner)).filter(jobs::state.eq(JobState::Running.as_str())))
+        .set((
+            jobs::state.eq(JobState::Available.as_str()),
+            jobs::run_at.eq(now),
+            jobs::attempt.eq(jobs::attempt - 1),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
 }
 
 /// Deletes finished jobs older than `before`.
 pub fn prune_finished(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
-    let finished = [
-        JobState::Completed,
-        JobState::Discarded,
-        JobState::Cancelled,
-    ]
-    .map(JobState::as_str);
-    diesel::delete(
-        jobs::table
-            .filter(jobs::state.eq_any(finished))
-            .filter(jobs::finished_at.lt(before)),
-    )
-    .execute(conn)
+    let finished = [JobState::Completed, JobState::Discarded, JobState::Cancelled].map(JobState::as_str);
+    diesel::delete(jobs::table.filter(jobs::state.eq_any(finished)).filter(jobs::finished_at.lt(before))).execute(conn)
 }
 
 /// Admin: run a waiting, failed or cancelled job now, granting one more attempt if it had none left.
 pub fn retry_now(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    let retriable = [
-        JobState::Discarded,
-        JobState::Cancelled,
-        JobState::Retryable,
-        JobState::Scheduled,
-        JobState::Available,
-    ]
-    .map(JobState::as_str);
+    let retriable =
+        [JobState::Discarded, JobState::Cancelled, JobState::Retryable, JobState::Scheduled, JobState::Available]
+            .map(JobState::as_str);
     conn.transaction(|conn| {
         diesel::update(
-            jobs::table
-                .find(id)
-                .filter(jobs::state.eq_any(retriable))
-                .filter(jobs::attempt.ge(jobs::max_attempts)),
+            jobs::table.find(id).filter(jobs::state.eq_any(retriable)).filter(jobs::attempt.ge(jobs::max_attempts)),
         )
         .set(jobs::max_attempts.eq(jobs::attempt + 1))
         .execute(conn)?;
@@ -309,13 +242,7 @@ pub fn retry_now(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult
 /// Admin: stop a job from running (again). A running job finishes its current attempt, but its
 /// result is not recorded over the cancellation.
 pub fn cancel(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    let open = [
-        JobState::Available,
-        JobState::Scheduled,
-        JobState::Retryable,
-        JobState::Running,
-    ]
-    .map(JobState::as_str);
+    let open = [JobState::Available, JobState::Scheduled, JobState::Retryable, JobState::Running].map(JobState::as_str);
     diesel::update(jobs::table.find(id).filter(jobs::state.eq_any(open)))
         .set((
             jobs::state.eq(JobState::Cancelled.as_str()),
@@ -328,12 +255,7 @@ pub fn cancel(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<us
 
 /// Admin: give up on a waiting or failed job.
 pub fn discard_now(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    let waiting = [
-        JobState::Available,
-        JobState::Scheduled,
-        JobState::Retryable,
-    ]
-    .map(JobState::as_str);
+    let waiting = [JobState::Available, JobState::Scheduled, JobState::Retryable].map(JobState::as_str);
     diesel::update(jobs::table.find(id).filter(jobs::state.eq_any(waiting)))
         .set((
             jobs::state.eq(JobState::Discarded.as_str()),
@@ -353,10 +275,7 @@ pub fn count_by_queue_and_state(conn: &mut DbConn) -> QueryResult<Vec<(String, S
 }
 
 /// (queue, state, count) of jobs that finished since `since`.
-pub fn count_finished_since(
-    conn: &mut DbConn,
-    since: NaiveDateTime,
-) -> QueryResult<Vec<(String, String, i64)>> {
+pub fn count_finished_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(String, String, i64)>> {
     jobs::table
         .filter(jobs::finished_at.ge(since))
         .group_by((jobs::queue, jobs::state))
@@ -365,10 +284,7 @@ pub fn count_finished_since(
 }
 
 pub fn count_in_state(conn: &mut DbConn, state: JobState) -> QueryResult<i64> {
-    jobs::table
-        .filter(jobs::state.eq(state.as_str()))
-        .count()
-        .get_result(conn)
+    jobs::table.filter(jobs::state.eq(state.as_str())).count().get_result(conn)
 }
 
 pub fn list_running(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<JobRow>> {
@@ -402,16 +318,8 @@ pub fn latest_with_key_prefix(conn: &mut DbConn, prefix: &str) -> QueryResult<Op
         .optional()
 }
 
-pub fn count_in_queue_and_state(
-    conn: &mut DbConn,
-    queue: &str,
-    state: JobState,
-) -> QueryResult<i64> {
-    jobs::table
-        .filter(jobs::queue.eq(queue))
-        .filter(jobs::state.eq(state.as_str()))
-        .count()
-        .get_result(conn)
+pub fn count_in_queue_and_state(conn: &mut DbConn, queue: &str, state: JobState) -> QueryResult<i64> {
+    jobs::table.filter(jobs::queue.eq(queue)).filter(jobs::state.eq(state.as_str())).count().get_result(conn)
 }
 
 /// Deletes every job of a queue (the benchmark's own queue, before a run).

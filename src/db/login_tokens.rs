@@ -17,18 +17,11 @@ pub struct LoginToken {
 }
 
 pub fn insert(conn: &mut DbConn, token: &LoginToken) -> QueryResult<()> {
-    diesel::insert_into(login_tokens::table)
-        .values(token)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(login_tokens::table).values(token).execute(conn).map(drop)
 }
 
 pub fn find(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<LoginToken>> {
-    login_tokens::table
-        .find(token_hash)
-        .select(LoginToken::as_select())
-        .first(conn)
-        .optional()
+    login_tokens::table.find(token_hash).select(LoginToken::as_select()).first(conn).optional()
 }
 
 /// Marks the token used if it is unused and unexpired; one statement, so two clicks cannot both win.
@@ -45,12 +38,6 @@ pub fn consume(conn: &mut DbConn, token_hash: &str, now: NaiveDateTime) -> Query
 }
 
 pub fn delete_stale(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::delete(
-        login_tokens::table.filter(
-            login_tokens::expires_at
-                .le(now)
-                .or(login_tokens::used_at.is_not_null()),
-        ),
-    )
-    .execute(conn)
+    diesel::delete(login_tokens::table.filter(login_tokens::expires_at.le(now).or(login_tokens::used_at.is_not_null())))
+        .execute(conn)
 }

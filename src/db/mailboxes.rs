@@ -29,18 +29,11 @@ pub struct Mailbox {
 }
 
 pub fn insert(conn: &mut DbConn, mailbox: &Mailbox) -> QueryResult<()> {
-    diesel::insert_into(mailboxes::table)
-        .values(mailbox)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(mailboxes::table).values(mailbox).execute(conn).map(drop)
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Mailbox>> {
-    mailboxes::table
-        .find(id)
-        .select(Mailbox::as_select())
-        .first(conn)
-        .optional()
+    mailboxes::table.find(id).select(Mailbox::as_select()).first(conn).optional()
 }
 
 pub fn list_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Mailbox>> {

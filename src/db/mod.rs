@@ -71,10 +71,7 @@ impl DbConn {
 
 /// Whether an error is a unique-constraint violation, which callers often expect.
 pub fn is_unique_violation(error: &QueryError) -> bool {
-    matches!(
-        error,
-        QueryError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(error, QueryError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
 
 /// Runs `work` in one transaction (a savepoint when already inside one); services call this so that

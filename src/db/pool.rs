@@ -45,19 +45,11 @@ impl Manager {
             Backend::Sqlite => sqlite_path(url).to_owned(),
             Backend::Postgres => url.to_owned(),
         };
-        if backend == Backend::Sqlite && !url.starts_with("file:") && url != ":memory:" {
-            if let Some(parent) = std::path::Path::new(&url)
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(parent).map_err(ConnectError::Folder)?;
-            }
+        let is_file = backend == Backend::Sqlite && !url.starts_with("file:") && url != ":memory:";
+        if is_file && let Some(parent) = std::path::Path::new(&url).parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(ConnectError::Folder)?;
         }
-        Ok(Self {
-            url,
-            backend,
-            is_statement_cache_enabled,
-        })
+        Ok(Self { url, backend, is_statement_cache_enabled })
     }
 }
 
@@ -108,11 +100,7 @@ pub fn connect_pool(
     let manager = Manager::new(url, is_statement_cache_enabled)?;
     // Surface the real error (bad password, missing file) instead of r2d2's generic timeout.
     drop(manager.connect()?);
-    Ok(r2d2::Pool::builder()
-        .max_size(size)
-        .min_idle(Some(1))
-        .connection_timeout(connect_timeout)
-        .build(manager)?)
+    Ok(r2d2::Pool::builder().max_size(size).min_idle(Some(1)).connection_timeout(connect_timeout).build(manager)?)
 }
 
 #[cfg(test)]

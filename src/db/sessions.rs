@@ -18,25 +18,15 @@ pub struct Session {
 }
 
 pub fn insert(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
-    diesel::insert_into(sessions::table)
-        .values(session)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(sessions::table).values(session).execute(conn).map(drop)
 }
 
 pub fn find(conn: &mut DbConn, id_hash: &str) -> QueryResult<Option<Session>> {
-    sessions::table
-        .find(id_hash)
-        .select(Session::as_select())
-        .first(conn)
-        .optional()
+    sessions::table.find(id_hash).select(Session::as_select()).first(conn).optional()
 }
 
 pub fn touch(conn: &mut DbConn, id_hash: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(sessions::table.find(id_hash))
-        .set(sessions::last_seen_at.eq(now))
-        .execute(conn)
-        .map(drop)
+    diesel::update(sessions::table.find(id_hash)).set(sessions::last_seen_at.eq(now)).execute(conn).map(drop)
 }
 
 pub fn delete(conn: &mut DbConn, id_hash: &str) -> QueryResult<usize> {
@@ -44,17 +34,11 @@ pub fn delete(conn: &mut DbConn, id_hash: &str) -> QueryResult<usize> {
 }
 
 /// Deletes sessions past their absolute expiry or idle since `idle_before`.
-pub fn delete_expired(
-    conn: &mut DbConn,
-    now: NaiveDateTime,
-    idle_before: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::delete(
-        sessions::table.filter(
-            sessions::expires_at
-                .le(now)
-                .or(sessions::last_seen_at.lt(idle_before)),
-        ),
-    )
-    .execute(conn)
+pub fn delete_expired(conn: &mut DbConn, now: NaiveDateTime, idle_before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::expires_at.le(now).or(sessions::last_seen_at.lt(idle_before))))
+        .execute(conn)
+}
+
+pub fn count_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<i64> {
+    sessions::table.filter(sessions::user_id.eq(user_id)).count().get_result(conn)
 }

@@ -25,16 +25,9 @@ pub struct UnsubscribeAttempt {
 }
 
 pub fn insert(conn: &mut DbConn, attempt: &UnsubscribeAttempt) -> QueryResult<()> {
-    diesel::insert_into(unsubscribe_attempts::table)
-        .values(attempt)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(unsubscribe_attempts::table).values(attempt).execute(conn).map(drop)
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<UnsubscribeAttempt>> {
-    unsubscribe_attempts::table
-        .find(id)
-        .select(UnsubscribeAttempt::as_select())
-        .first(conn)
-        .optional()
+    unsubscribe_attempts::table.find(id).select(UnsubscribeAttempt::as_select()).first(conn).optional()
 }

@@ -19,34 +19,18 @@ pub struct User {
 }
 
 pub fn insert(conn: &mut DbConn, user: &User) -> QueryResult<()> {
-    diesel::insert_into(users::table)
-        .values(user)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(users::table).values(user).execute(conn).map(drop)
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<User>> {
-    users::table
-        .find(id)
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    users::table.find(id).select(User::as_select()).first(conn).optional()
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::email.eq(email))
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    users::table.filter(users::email.eq(email)).select(User::as_select()).first(conn).optional()
 }
 
-pub fn set_admin(
-    conn: &mut DbConn,
-    id: &str,
-    is_admin: bool,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn set_admin(conn: &mut DbConn, id: &str, is_admin: bool, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(users::table.find(id))
         .set((users::is_admin.eq(is_admin), users::updated_at.eq(now)))
         .execute(conn)

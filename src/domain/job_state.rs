@@ -27,11 +27,7 @@ impl JobState {
     ];
 
     /// States a worker may claim once `run_at` has passed.
-    pub const CLAIMABLE: [JobState; 3] = [
-        JobState::Available,
-        JobState::Scheduled,
-        JobState::Retryable,
-    ];
+    pub const CLAIMABLE: [JobState; 3] = [JobState::Available, JobState::Scheduled, JobState::Retryable];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,10 +42,7 @@ impl JobState {
     }
 
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            JobState::Completed | JobState::Discarded | JobState::Cancelled
-        )
+        matches!(self, JobState::Completed | JobState::Discarded | JobState::Cancelled)
     }
 }
 
@@ -63,10 +56,7 @@ impl FromStr for JobState {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| format!("unknown job state {s:?}"))
+        JobState::ALL.into_iter().find(|state| state.as_str() == s).ok_or_else(|| format!("unknown job state {s:?}"))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `Schedule`: a six-field cron expression (seconds first, UTC), parsed the way the cron runner does.
 
-use chrono::{NaiveDateTime, TimeZone, Utc};
+use chrono::{NaiveDateTime, TimeZone, Timelike, Utc};
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
 
@@ -18,10 +18,7 @@ impl Schedule {
             .build()
             .parse(expression)
             .map_err(|e| e.to_string())?;
-        Ok(Self {
-            expression: expression.to_owned(),
-            cron,
-        })
+        Ok(Self { expression: expression.to_owned(), cron })
     }
 
     pub fn expression(&self) -> &str {
@@ -30,20 +27,16 @@ impl Schedule {
 
     /// The first run strictly after `now`.
     pub fn next_after(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
-        self.cron
-            .find_next_occurrence(&Utc.from_utc_datetime(&now), false)
-            .ok()
-            .map(|t| t.naive_utc())
+        self.cron.find_next_occurrence(&Utc.from_utc_datetime(&now), false).ok().map(|t| t.naive_utc())
     }
 
     /// The tick that is due at `now`: the latest scheduled time at or just before it. A timer may
     /// wake a little early or late, so one second of slack is allowed forward.
     pub fn due_at(&self, now: NaiveDateTime) -> Option<NaiveDateTime> {
-        let probe = Utc.from_utc_datetime(&(now + chrono::Duration::seconds(1)));
-        self.cron
-            .find_previous_occurrence(&probe, true)
-            .ok()
-            .map(|t| t.naive_utc())
+        let shifted = now + chrono::Duration::seconds(1);
+        // Cron works in whole seconds; drop the fraction so the tick's own second is found.
+        let probe = Utc.from_utc_datetime(&shifted.with_nanosecond(0).unwrap_or(shifted));
+        self.cron.find_previous_occurrence(&probe, true).ok().map(|t| t.naive_utc())
     }
 }
 
@@ -58,18 +51,9 @@ mod tests {
     #[test]
     fn every_two_minutes() {
         let schedule = Schedule::parse("0 */2 * * * *").expect("valid");
-        assert_eq!(
-            schedule.next_after(at("2026-11-25 10:01:30.0")),
-            Some(at("2026-11-25 10:02:00.0"))
-        );
-        assert_eq!(
-            schedule.due_at(at("2026-11-25 10:02:00.004")),
-            Some(at("2026-11-25 10:02:00.0"))
-        );
-        assert_eq!(
-            schedule.due_at(at("2026-11-25 10:01:59.990")),
-            Some(at("2026-11-25 10:02:00.0"))
-        );
+        assert_eq!(schedule.next_after(at("2026-11-25 10:01:30.0")), Some(at("2026-11-25 10:02:00.0")));
+        assert_eq!(schedule.due_at(at("2026-11-25 10:02:00.004")), Some(at("2026-11-25 10:02:00.0")));
+        assert_eq!(schedule.due_at(at("2026-11-25 10:01:59.990")), Some(at("2026-11-25 10:02:00.0")));
     }
 
     #[test]

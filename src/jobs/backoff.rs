@@ -23,10 +23,7 @@ mod tests {
         let max = Duration::from_secs(3600);
         for (attempt, expected) in [(1, 10.0), (2, 20.0), (3, 40.0), (5, 160.0)] {
             let delay = retry_delay(attempt, base, max).as_secs_f64();
-            assert!(
-                (expected * 0.8..=expected * 1.2).contains(&delay),
-                "attempt {attempt}: {delay}"
-            );
+            assert!((expected * 0.8..=expected * 1.2).contains(&delay), "attempt {attempt}: {delay}");
         }
     }
 
@@ -40,9 +37,8 @@ mod tests {
 
     #[test]
     fn jitter_spreads_retries() {
-        let delays: std::collections::HashSet<u128> = (0..20)
-            .map(|_| retry_delay(3, Duration::from_secs(10), Duration::from_secs(3600)).as_millis())
-            .collect();
+        let delays: std::collections::HashSet<u128> =
+            (0..20).map(|_| retry_delay(3, Duration::from_secs(10), Duration::from_secs(3600)).as_millis()).collect();
         assert!(delays.len() > 1, "jitter must vary the delay");
     }
 }

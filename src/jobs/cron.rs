@@ -19,12 +19,7 @@ use crate::domain::Schedule;
 pub const LEADER_LEASE: &str = "cron_leader";
 
 /// The cron table: what each named schedule enqueues.
-fn enqueue_scheduled(
-    conn: &mut DbConn,
-    name: &str,
-    options: EnqueueOptions,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+fn enqueue_scheduled(conn: &mut DbConn, name: &str, options: EnqueueOptions, now: NaiveDateTime) -> QueryResult<bool> {
     let id = match name {
         "prune" => enqueue(conn, &PruneJobs::default(), options, now)?,
         _ => None,
@@ -39,26 +34,13 @@ pub fn tick_key(name: &str, due: NaiveDateTime) -> String {
 
 /// Enqueues the job of schedule `name` for the tick due at `due`, unless that tick already fired
 /// (on this instance or another). Returns whether a job was added.
-pub fn fire(
-    conn: &mut DbConn,
-    name: &str,
-    due: NaiveDateTime,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+pub fn fire(conn: &mut DbConn, name: &str, due: NaiveDateTime, now: NaiveDateTime) -> QueryResult<bool> {
     let key = tick_key(name, due);
     db::transaction(conn, |conn| {
         if db::jobs::exists_with_key(conn, &key)? {
             return Ok(false);
         }
-        enqueue_scheduled(
-            conn,
-            name,
-            EnqueueOptions {
-                unique_key: Some(key.clone()),
-                ..Default::default()
-            },
-            now,
-        )
+        enqueue_scheduled(conn, name, EnqueueOptions { unique_key: Some(key.clone()), ..Default::default() }, now)
     })
 }
 
@@ -90,16 +72,10 @@ pub async fn start(
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let mut scheduler = JobScheduler::new().await?;
     for (name, expression) in &config.schedules {
-        let schedule =
-            Schedule::parse(expression).map_err(|e| anyhow::anyhow!("cron {name}: {e}"))?;
+        let schedule = Schedule::parse(expression).map_err(|e| anyhow::anyhow!("cron {name}: {e}"))?;
         let (ctx, leadership, name) = (ctx.clone(), leadership.clone(), name.clone());
         let job = CronJob::new_async(expression.as_str(), move |_id, _scheduler| {
-            let (ctx, leadership, name, schedule) = (
-                ctx.clone(),
-                leadership.clone(),
-                name.clone(),
-                schedule.clone(),
-            );
+            let (ctx, leadership, name, schedule) = (ctx.clone(), leadership.clone(), name.clone(), schedule.clone());
             Box::pin(async move {
                 if leadership.is_leader() {
                     tick(&ctx, &name, &schedule).await;
@@ -157,15 +133,13 @@ async fn lead(
     shutdown: &CancellationToken,
 ) {
     let renew_every = (config.leader_lease / 3).max(Duration::from_millis(100));
-    let lease =
-        chrono::Duration::from_std(config.leader_lease).unwrap_or(chrono::Duration::seconds(30));
+    let lease = chrono::Duration::from_std(config.leader_lease).unwrap_or(chrono::Duration::seconds(30));
     loop {
         let now = ctx.clock.now();
         let (pool, holder) = (ctx.pool.clone(), instance.to_owned());
         let acquired = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(|e| e.to_string())?;
-            db::leases::try_acquire(&mut conn, LEADER_LEASE, &holder, now, now + lease)
-                .map_err(|e| e.to_string())
+            db::leases::try_acquire(&mut conn, LEADER_LEASE, &holder, now, now + lease).map_err(|e| e.to_string())
         })
         .await;
         match acquired {

@@ -80,8 +80,7 @@ pub fn enqueue<J: Job>(
     options: EnqueueOptions,
     now: NaiveDateTime,
 ) -> QueryResult<Option<String>> {
-    let args = serde_json::to_string(job)
-        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    let args = serde_json::to_string(job).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     enqueue_raw(conn, J::KIND, J::QUEUE, J::MAX_ATTEMPTS, args, options, now)
 }
 
@@ -96,11 +95,7 @@ pub fn enqueue_raw(
     now: NaiveDateTime,
 ) -> QueryResult<Option<String>> {
     let run_at = options.run_at.unwrap_or(now);
-    let state = if run_at <= now {
-        JobState::Available
-    } else {
-        JobState::Scheduled
-    };
+    let state = if run_at <= now { JobState::Available } else { JobState::Scheduled };
     let row = JobRow {
         id: crate::db::new_id(),
         kind: kind.to_owned(),
@@ -123,8 +118,7 @@ pub fn enqueue_raw(
     Ok(inserted.then_some(row.id))
 }
 
-type Handler =
-    Arc<dyn Fn(String, Arc<JobContext>) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync>;
+type Handler = Arc<dyn Fn(String, Arc<JobContext>) -> BoxFuture<'static, Result<(), JobError>> + Send + Sync>;
 
 /// One registered job kind.
 #[derive(Clone)]
@@ -151,20 +145,14 @@ impl JobRegistry {
     pub fn with<J: Job>(mut self) -> Self {
         let handler: Handler = Arc::new(|args: String, ctx: Arc<JobContext>| {
             Box::pin(async move {
-                let job: J = serde_json::from_str(&args).map_err(|e| {
-                    JobError::Permanent(format!("arguments do not fit {}: {e}", J::KIND))
-                })?;
+                let job: J = serde_json::from_str(&args)
+                    .map_err(|e| JobError::Permanent(format!("arguments do not fit {}: {e}", J::KIND)))?;
                 job.run(&ctx).await
             })
         });
         self.kinds.insert(
             J::KIND,
-            Registered {
-                queue: J::QUEUE,
-                max_attempts: J::MAX_ATTEMPTS,
-                timeout: J::TIMEOUT,
-                handler,
-            },
+            Registered { queue: J::QUEUE, max_attempts: J::MAX_ATTEMPTS, timeout: J::TIMEOUT, handler },
         );
         self
     }
@@ -179,11 +167,7 @@ impl JobRegistry {
 }
 
 impl Registered {
-    pub fn start(
-        &self,
-        args: String,
-        ctx: Arc<JobContext>,
-    ) -> BoxFuture<'static, Result<(), JobError>> {
+    pub fn start(&self, args: String, ctx: Arc<JobContext>) -> BoxFuture<'static, Result<(), JobError>> {
         (self.handler)(args, ctx)
     }
 }

@@ -22,19 +22,12 @@ impl Job for PruneJobs {
         let config = ctx.config.clone();
         tokio::task::spawn_blocking(move || -> Result<(), JobError> {
             let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            let before =
-                now - chrono::Duration::from_std(config.jobs.prune_after).unwrap_or_default();
+            let before = now - chrono::Duration::from_std(config.jobs.prune_after).unwrap_or_default();
             let jobs = db::jobs::prune_finished(&mut conn, before)?;
-            let idle_before =
-                now - chrono::Duration::from_std(config.server.session_idle).unwrap_or_default();
+            let idle_before = now - chrono::Duration::from_std(config.server.session_idle).unwrap_or_default();
             let sessions = db::sessions::delete_expired(&mut conn, now, idle_before)?;
             let tokens = db::login_tokens::delete_stale(&mut conn, now)?;
-            tracing::info!(
-                jobs,
-                sessions,
-                tokens,
-                "pruned finished jobs, expired sessions and spent sign-in links"
-            );
+            tracing::info!(jobs, sessions, tokens, "pruned finished jobs, expired sessions and spent sign-in links");
             Ok(())
         })
         .await

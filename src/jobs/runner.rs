@@ -56,22 +56,9 @@ fn chrono_duration(duration: Duration) -> chrono::Duration {
 }
 
 impl Runner {
-    pub fn new(
-        ctx: Arc<JobContext>,
-        registry: JobRegistry,
-        config: JobsConfig,
-        owner: String,
-    ) -> Self {
+    pub fn new(ctx: Arc<JobContext>, registry: JobRegistry, config: JobsConfig, owner: String) -> Self {
         let pool = ctx.pool.clone();
-        Self {
-            inner: Arc::new(Inner {
-                pool,
-                registry,
-                ctx,
-                config,
-                owner,
-            }),
-        }
+        Self { inner: Arc::new(Inner { pool, registry, ctx, config, owner }) }
     }
 
     pub fn owner(&self) -> &str {
@@ -85,12 +72,7 @@ impl Runner {
         tokio::spawn(async move {
             let mut loops = JoinSet::new();
             for (queue, concurrency) in inner.config.queues.clone() {
-                loops.spawn(run_queue(
-                    inner.clone(),
-                    queue,
-                    concurrency,
-                    shutdown.clone(),
-                ));
+                loops.spawn(run_queue(inner.clone(), queue, concurrency, shutdown.clone()));
             }
             loops.spawn(keep_leases(inner.clone(), shutdown.clone()));
             loops.spawn(rescue_expired(inner.clone(), shutdown.clone()));
@@ -103,10 +85,7 @@ impl Runner {
             .await;
             match released {
                 Ok(0) => {}
-                Ok(count) => tracing::warn!(
-                    count,
-                    "released jobs that did not finish within the shutdown grace"
-                ),
+                Ok(count) => tracing::warn!(count, "released jobs that did not finish within the shutdown grace"),
                 Err(error) => {
                     tracing::error!(%error, "could not release unfinished jobs; the rescuer will")
                 }
@@ -148,10 +127,7 @@ impl Runner {
     /// Runs the rescuer once (tests and the CLI).
     pub async fn rescue_now(&self) -> Result<(usize, usize), String> {
         let now = self.inner.ctx.clock.now();
-        blocking(&self.inner.pool, move |conn| {
-            db::jobs::rescue_expired(conn, now)
-        })
-        .await
+        blocking(&self.inner.pool, move |conn| db::jobs::rescue_expired(conn, now)).await
     }
 }
 
@@ -175,18 +151,10 @@ async fn claim(inner: &Arc<Inner>, queue: &str, limit: usize) -> Result<Vec<Clai
     let owner = inner.owner.clone();
     let queue = queue.to_owned();
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    blocking(&inner.pool, move |conn| {
-        db::jobs::claim(conn, &queue, &owner, limit, now, lease_until)
-    })
-    .await
+    blocking(&inner.pool, move |conn| db::jobs::claim(conn, &queue, &owner, limit, now, lease_until)).await
 }
 
-async fn run_queue(
-    inner: Arc<Inner>,
-    queue: String,
-    concurrency: usize,
-    shutdown: CancellationToken,
-) {
+async fn run_queue(inner: Arc<Inner>, queue: String, concurrency: usize, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(concurrency));
     let mut running = JoinSet::new();
     tracing::info!(queue, concurrency, "queue started");
@@ -215,27 +183,15 @@ async fn run_queue(
             Err(error) => {
                 drop(permits);
                 tracing::error!(%error, queue, "could not claim jobs; trying again");
-                wait_or_stop(
-                    inner.config.poll_interval.max(Duration::from_secs(1)),
-                    &shutdown,
-                )
-                .await;
+                wait_or_stop(inner.config.poll_interval.max(Duration::from_secs(1)), &shutdown).await;
             }
         }
         while running.try_join_next().is_some() {}
     }
     // Shutdown: no more claims; give running jobs the grace period, then stop them.
     let grace = inner.config.shutdown_grace;
-    if tokio::time::timeout(grace, async {
-        while running.join_next().await.is_some() {}
-    })
-    .await
-    .is_err()
-    {
-        tracing::warn!(
-            queue,
-            "jobs still running after the shutdown grace; stopping them"
-        );
+    if tokio::time::timeout(grace, async { while running.join_next().await.is_some() {} }).await.is_err() {
+        tracing::warn!(queue, "jobs still running after the shutdown grace; stopping them");
         running.abort_all();
         while running.join_next().await.is_some() {}
     }
@@ -266,10 +222,7 @@ impl Drop for AbortOnDrop {
 async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
     let started = std::time::Instant::now();
     let result = match inner.registry.get(&job.kind) {
-        None => Err(JobError::Permanent(format!(
-            "unknown job kind {:?}",
-            job.kind
-        ))),
+        None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
         Some(registered) => {
             let timeout = registered.timeout.unwrap_or(inner.config.default_timeout);
             let future = registered.start(job.args.clone(), inner.ctx.clone());
@@ -278,10 +231,9 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
             match task.await {
                 Ok(Ok(result)) => result,
                 Ok(Err(_elapsed)) => Err(JobError::Retry(format!("timed out after {timeout:?}"))),
-                Err(join_error) if join_error.is_panic() => Err(JobError::Retry(format!(
-                    "panicked: {}",
-                    panic_message(join_error.into_panic())
-                ))),
+                Err(join_error) if join_error.is_panic() => {
+                    Err(JobError::Retry(format!("panicked: {}", panic_message(join_error.into_panic()))))
+                }
                 Err(_) => Err(JobError::Retry("the job task was cancelled".into())),
             }
         }
@@ -297,22 +249,11 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
     .await;
     match recorded {
         Ok(0) => {
-            tracing::info!(
-                job.id,
-                job.kind,
-                "job was cancelled or rescued while running; result not recorded"
-            );
+            tracing::info!(job.id, job.kind, "job was cancelled or rescued while running; result not recorded");
             Outcome::Superseded
         }
         Ok(_) => {
-            tracing::debug!(
-                job.id,
-                job.kind,
-                attempt = job.attempt,
-                elapsed_ms,
-                ?outcome,
-                "job finished"
-            );
+            tracing::debug!(job.id, job.kind, attempt = job.attempt, elapsed_ms, ?outcome, "job finished");
             outcome
         }
         Err(error) => {
@@ -332,13 +273,7 @@ enum Write {
 }
 
 impl Write {
-    fn apply(
-        self,
-        conn: &mut db::DbConn,
-        id: &str,
-        owner: &str,
-        now: NaiveDateTime,
-    ) -> db::QueryResult<usize> {
+    fn apply(self, conn: &mut db::DbConn, id: &str, owner: &str, now: NaiveDateTime) -> db::QueryResult<usize> {
         match self {
             Write::Complete => db::jobs::complete(conn, id, owner, now),
             Write::RetryAt(run_at, error) => db::jobs::retry_at(conn, id, owner, run_at, &error),
@@ -348,36 +283,19 @@ impl Write {
     }
 }
 
-fn decide(
-    config: &JobsConfig,
-    job: &ClaimedJob,
-    result: Result<(), JobError>,
-    now: NaiveDateTime,
-) -> (Outcome, Write) {
+fn decide(config: &JobsConfig, job: &ClaimedJob, result: Result<(), JobError>, now: NaiveDateTime) -> (Outcome, Write) {
     match result {
         Ok(()) => (Outcome::Completed, Write::Complete),
         Err(JobError::Retry(error)) if job.attempt < job.max_attempts => {
             let delay = retry_delay(job.attempt, config.retry_base, config.retry_max);
             tracing::warn!(job.id, job.kind, attempt = job.attempt, %error, ?delay, "job failed; will retry");
-            (
-                Outcome::Retrying,
-                Write::RetryAt(now + chrono_duration(delay), error),
-            )
+            (Outcome::Retrying, Write::RetryAt(now + chrono_duration(delay), error))
         }
         Err(JobError::Retry(error)) => {
             tracing::error!(job.id, job.kind, attempt = job.attempt, %error, "job failed on its last attempt");
-            (
-                Outcome::Discarded,
-                Write::Discard(format!(
-                    "{error} (attempt {} of {})",
-                    job.attempt, job.max_attempts
-                )),
-            )
+            (Outcome::Discarded, Write::Discard(format!("{error} (attempt {} of {})", job.attempt, job.max_attempts)))
         }
-        Err(JobError::Snooze(delay)) => (
-            Outcome::Snoozed,
-            Write::Snooze(now + chrono_duration(delay)),
-        ),
+        Err(JobError::Snooze(delay)) => (Outcome::Snoozed, Write::Snooze(now + chrono_duration(delay))),
         Err(JobError::Permanent(error)) => {
             tracing::error!(job.id, job.kind, %error, "job failed permanently");
             (Outcome::Discarded, Write::Discard(error))
@@ -402,11 +320,7 @@ async fn keep_leases(inner: Arc<Inner>, shutdown: CancellationToken) {
         }
         let until = inner.ctx.clock.now() + chrono_duration(inner.config.lease);
         let owner = inner.owner.clone();
-        if let Err(error) = blocking(&inner.pool, move |conn| {
-            db::jobs::renew_leases(conn, &owner, until)
-        })
-        .await
-        {
+        if let Err(error) = blocking(&inner.pool, move |conn| db::jobs::renew_leases(conn, &owner, until)).await {
             tracing::error!(%error, "could not renew job leases");
         }
     }
@@ -462,12 +376,7 @@ mod tests {
     #[test]
     fn a_retry_with_attempts_left_is_scheduled_later() {
         let now = chrono::Utc::now().naive_utc();
-        let (outcome, write) = decide(
-            &config(),
-            &job(1, 3),
-            Err(JobError::Retry("boom".into())),
-            now,
-        );
+        let (outcome, write) = decide(&config(), &job(1, 3), Err(JobError::Retry("boom".into())), now);
         assert_eq!(outcome, Outcome::Retrying);
         assert!(matches!(write, Write::RetryAt(at, _) if at > now));
     }
@@ -475,31 +384,16 @@ mod tests {
     #[test]
     fn the_last_attempt_discards() {
         let now = chrono::Utc::now().naive_utc();
-        let (outcome, _) = decide(
-            &config(),
-            &job(3, 3),
-            Err(JobError::Retry("boom".into())),
-            now,
-        );
+        let (outcome, _) = decide(&config(), &job(3, 3), Err(JobError::Retry("boom".into())), now);
         assert_eq!(outcome, Outcome::Discarded);
     }
 
     #[test]
     fn permanent_errors_discard_at_once_and_snoozes_wait() {
         let now = chrono::Utc::now().naive_utc();
-        let (outcome, _) = decide(
-            &config(),
-            &job(1, 20),
-            Err(JobError::Permanent("bad".into())),
-            now,
-        );
+        let (outcome, _) = decide(&config(), &job(1, 20), Err(JobError::Permanent("bad".into())), now);
         assert_eq!(outcome, Outcome::Discarded);
-        let (outcome, write) = decide(
-            &config(),
-            &job(1, 20),
-            Err(JobError::Snooze(Duration::from_secs(60))),
-            now,
-        );
+        let (outcome, write) = decide(&config(), &job(1, 20), Err(JobError::Snooze(Duration::from_secs(60))), now);
         assert_eq!(outcome, Outcome::Snoozed);
         assert!(matches!(write, Write::Snooze(at) if at == now + chrono::Duration::seconds(60)));
     }

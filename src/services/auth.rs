@@ -64,19 +64,12 @@ fn duration(d: Duration) -> chrono::Duration {
 }
 
 /// Finds or creates the local owner (an admin) for local sign-in.
-pub fn ensure_local_owner(
-    conn: &mut DbConn,
-    email: &EmailAddress,
-    now: NaiveDateTime,
-) -> Result<User, AppError> {
+pub fn ensure_local_owner(conn: &mut DbConn, email: &EmailAddress, now: NaiveDateTime) -> Result<User, AppError> {
     db::transaction(conn, |conn| {
         if let Some(user) = db::users::find_by_email(conn, email.as_str())? {
             if !user.is_admin {
                 db::users::set_admin(conn, &user.id, true, now)?;
-                return Ok(User {
-                    is_admin: true,
-                    ..user
-                });
+                return Ok(User { is_admin: true, ..user });
             }
             return Ok(user);
         }
@@ -116,11 +109,7 @@ pub fn create_login_token(
 }
 
 /// Tells whether a link can still be used, without using it (the confirmation page).
-pub fn check_login_token(
-    conn: &mut DbConn,
-    token: &str,
-    now: NaiveDateTime,
-) -> Result<Option<LinkProblem>, AppError> {
+pub fn check_login_token(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> Result<Option<LinkProblem>, AppError> {
     Ok(match db::login_tokens::find(conn, &hash_token(token))? {
         None => Some(LinkProblem::Unknown),
         Some(t) if t.used_at.is_some() => Some(LinkProblem::Used),
@@ -171,10 +160,7 @@ pub fn start_session(
         expires_at: now + duration(policy.absolute),
     };
     db::sessions::insert(conn, &session)?;
-    Ok(NewSession {
-        cookie_value,
-        session,
-    })
+    Ok(NewSession { cookie_value, session })
 }
 
 /// Looks up the session behind a cookie; an expired or idle session is deleted and not returned.

@@ -17,9 +17,7 @@ pub fn overview(conn: &mut DbConn, user_id: &str) -> Result<Overview, AppError> 
     let mailboxes = db::mailboxes::list_for_user(conn, user_id)?;
     let categories = db::categories::list_for_user(conn, user_id)?;
     let ids: Vec<String> = categories.iter().map(|c| c.id.clone()).collect();
-    let counts: HashMap<Option<String>, i64> = db::emails::count_by_category(conn, &ids)?
-        .into_iter()
-        .collect();
+    let counts: HashMap<Option<String>, i64> = db::emails::count_by_category(conn, &ids)?.into_iter().collect();
     let categories = categories
         .into_iter()
         .map(|c| {
@@ -27,8 +25,5 @@ pub fn overview(conn: &mut DbConn, user_id: &str) -> Result<Overview, AppError> 
             (c, count)
         })
         .collect();
-    Ok(Overview {
-        mailboxes,
-        categories,
-    })
+    Ok(Overview { mailboxes, categories })
 }

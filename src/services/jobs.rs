@@ -41,37 +41,29 @@ pub struct JobsDashboard {
     pub now: NaiveDateTime,
 }
 
-pub fn dashboard(
-    conn: &mut DbConn,
-    config: &Config,
-    now: NaiveDateTime,
-) -> Result<JobsDashboard, AppError> {
+pub fn dashboard(conn: &mut DbConn, config: &Config, now: NaiveDateTime) -> Result<JobsDashboard, AppError> {
     let mut queues: BTreeMap<String, QueueCounts> = BTreeMap::new();
     let entry = |queues: &mut BTreeMap<String, QueueCounts>, queue: &str| {
-        queues
-            .entry(queue.to_owned())
-            .or_insert_with(|| QueueCounts {
-                queue: queue.to_owned(),
-                concurrency: config.jobs.queues.get(queue).copied(),
-                by_state: JobState::ALL.iter().map(|s| (*s, 0)).collect(),
-                completed_last_hour: 0,
-                failed_last_hour: 0,
-            });
+        queues.entry(queue.to_owned()).or_insert_with(|| QueueCounts {
+            queue: queue.to_owned(),
+            concurrency: config.jobs.queues.get(queue).copied(),
+            by_state: JobState::ALL.iter().map(|s| (*s, 0)).collect(),
+            completed_last_hour: 0,
+            failed_last_hour: 0,
+        });
     };
     for queue in config.jobs.queues.keys() {
         entry(&mut queues, queue);
     }
     for (queue, state, count) in db::jobs::count_by_queue_and_state(conn)? {
         entry(&mut queues, &queue);
-        if let (Some(counts), Ok(state)) = (queues.get_mut(&queue), state.parse::<JobState>()) {
-            if let Some(slot) = counts.by_state.iter_mut().find(|(s, _)| *s == state) {
-                slot.1 = count;
-            }
+        if let (Some(counts), Ok(state)) = (queues.get_mut(&queue), state.parse::<JobState>())
+            && let Some(slot) = counts.by_state.iter_mut().find(|(s, _)| *s == state)
+        {
+            slot.1 = count;
         }
     }
-    for (queue, state, count) in
-        db::jobs::count_finished_since(conn, now - chrono::Duration::hours(1))?
-    {
+    for (queue, state, count) in db::jobs::count_finished_since(conn, now - chrono::Duration::hours(1))? {
         entry(&mut queues, &queue);
         if let Some(counts) = queues.get_mut(&queue) {
             match state.parse::<JobState>() {
@@ -83,17 +75,9 @@ pub fn dashboard(
     }
     let mut schedules = Vec::new();
     for (name, expression) in &config.cron.schedules {
-        let last_run =
-            db::jobs::latest_with_key_prefix(conn, &format!("{name}@"))?.map(|job| job.created_at);
-        let next_run = Schedule::parse(expression)
-            .ok()
-            .and_then(|s| s.next_after(now));
-        schedules.push(ScheduleStatus {
-            name: name.clone(),
-            expression: expression.clone(),
-            last_run,
-            next_run,
-        });
+        let last_run = db::jobs::latest_with_key_prefix(conn, &format!("{name}@"))?.map(|job| job.created_at);
+        let next_run = Schedule::parse(expression).ok().and_then(|s| s.next_after(now));
+        schedules.push(ScheduleStatus { name: name.clone(), expression: expression.clone(), last_run, next_run });
     }
     Ok(JobsDashboard {
         queues: queues.into_values().collect(),
@@ -113,12 +97,7 @@ pub enum JobAction {
     Discard,
 }
 
-pub fn apply_action(
-    conn: &mut DbConn,
-    id: &str,
-    action: JobAction,
-    now: NaiveDateTime,
-) -> Result<(), AppError> {
+pub fn apply_action(conn: &mut DbConn, id: &str, action: JobAction, now: NaiveDateTime) -> Result<(), AppError> {
     let job = db::jobs::find(conn, id)?.ok_or(AppError::NotFound)?;
     let changed = match action {
         JobAction::Retry => db::jobs::retry_now(conn, id, now)?,
@@ -126,10 +105,7 @@ pub fn apply_action(
         JobAction::Discard => db::jobs::discard_now(conn, id, now)?,
     };
     if changed == 0 {
-        return Err(AppError::Conflict(format!(
-            "this job is {} and cannot be changed that way",
-            job.state
-        )));
+        return Err(AppError::Conflict(format!("this job is {} and cannot be changed that way", job.state)));
     }
     tracing::info!(job.id, job.kind, ?action, "admin changed a job");
     Ok(())

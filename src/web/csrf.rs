@@ -29,10 +29,7 @@ fn is_same_origin(req: &ServiceRequest, public_origin: &str) -> bool {
     }
     // Browsers that send no Origin still send Sec-Fetch-Site; clients that send neither are not
     // browsers and cannot carry a victim's cookies.
-    !matches!(
-        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-        Some("cross-site")
-    )
+    !matches!(headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()), Some("cross-site"))
 }
 
 /// Middleware: refuses cross-origin POST/PUT/PATCH/DELETE with 403.

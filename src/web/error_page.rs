@@ -34,47 +34,31 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         let (title, message) = match self {
-            AppError::NotFound => (
-                "Not found",
-                "There is nothing here, or it is not yours.".to_owned(),
-            ),
-            AppError::Unauthorized => (
-                "Please sign in",
-                "You need to be signed in to see this page.".to_owned(),
-            ),
-            AppError::Forbidden("csrf") => (
-                "This form has expired",
-                "Nothing was changed. Go back, reload the page, and try again.".to_owned(),
-            ),
+            AppError::NotFound => ("Not found", "There is nothing here, or it is not yours.".to_owned()),
+            AppError::Unauthorized => ("Please sign in", "You need to be signed in to see this page.".to_owned()),
+            AppError::Forbidden("csrf") => {
+                ("This form has expired", "Nothing was changed. Go back, reload the page, and try again.".to_owned())
+            }
             AppError::Forbidden("origin") => (
                 "Request refused",
-                "This request did not come from an EmailGator page, so nothing was changed."
-                    .to_owned(),
+                "This request did not come from an EmailGator page, so nothing was changed.".to_owned(),
             ),
             AppError::Forbidden(_) => ("Not allowed", "Your account cannot do this.".to_owned()),
-            AppError::Invalid(_) => (
-                "Please check your input",
-                "Some fields need attention.".to_owned(),
-            ),
+            AppError::Invalid(_) => ("Please check your input", "Some fields need attention.".to_owned()),
             AppError::Conflict(reason) => ("That did not work", reason.clone()),
-            AppError::Upstream(_) => (
-                "A service we depend on failed",
-                "Nothing was lost. Please try again in a moment.".to_owned(),
-            ),
+            AppError::Upstream(_) => {
+                ("A service we depend on failed", "Nothing was lost. Please try again in a moment.".to_owned())
+            }
             AppError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
                 (
                     "Something went wrong",
-                    "Nothing was lost. Please try again; if it keeps happening, tell your admin."
-                        .to_owned(),
+                    "Nothing was lost. Please try again; if it keeps happening, tell your admin.".to_owned(),
                 )
             }
         };
         let fields = match self {
-            AppError::Invalid(errors) => errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect(),
+            AppError::Invalid(errors) => errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect(),
             _ => Vec::new(),
         };
         let page = ErrorPage {
@@ -85,8 +69,6 @@ impl ResponseError for AppError {
             is_sign_in_needed: matches!(self, AppError::Unauthorized),
         };
         let body = page.render().unwrap_or_else(|_| title.to_owned());
-        HttpResponse::build(self.status_code())
-            .content_type(ContentType::html())
-            .body(body)
+        HttpResponse::build(self.status_code()).content_type(ContentType::html()).body(body)
     }
 }

@@ -24,17 +24,12 @@ pub struct Admin(pub SignedIn);
 pub struct MaybeUser(pub Option<SignedIn>);
 
 pub fn session_policy(state: &AppState) -> SessionPolicy {
-    SessionPolicy {
-        idle: state.config.server.session_idle,
-        absolute: state.config.server.session_absolute,
-    }
+    SessionPolicy { idle: state.config.server.session_idle, absolute: state.config.server.session_absolute }
 }
 
 /// The session cookie: HttpOnly, SameSite=Lax (the OAuth redirect back must carry it), Secure on https.
 pub fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
-    let max_age = time::Duration::seconds(
-        i64::try_from(state.config.server.session_absolute.as_secs()).unwrap_or(0),
-    );
+    let max_age = time::Duration::seconds(i64::try_from(state.config.server.session_absolute.as_secs()).unwrap_or(0));
     Cookie::build(SESSION_COOKIE, value)
         .path("/")
         .http_only(true)
@@ -52,24 +47,19 @@ pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
 
 async fn load(req: HttpRequest) -> Result<Option<SignedIn>, AppError> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "application state missing"
-        )));
+        return Err(AppError::internal(anyhow::anyhow!("application state missing")));
     };
     let Some(cookie) = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
     let policy = session_policy(&state);
     let now = state.now();
-    state
-        .db(move |conn| auth::load_session(conn, &cookie, policy, now))
-        .await
+    state.db(move |conn| auth::load_session(conn, &cookie, policy, now)).await
 }
 
 fn is_admin(req: &HttpRequest, signed_in: &SignedIn) -> bool {
-    let by_config = req
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|state| state.config.is_admin_email(&signed_in.user.email));
+    let by_config =
+        req.app_data::<web::Data<AppState>>().is_some_and(|state| state.config.is_admin_email(&signed_in.user.email));
     signed_in.user.is_admin || by_config
 }
 
@@ -85,12 +75,7 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            load(req)
-                .await?
-                .map(CurrentUser)
-                .ok_or(AppError::Unauthorized)
-        })
+        Box::pin(async move { load(req).await?.map(CurrentUser).ok_or(AppError::Unauthorized) })
     }
 }
 
@@ -102,11 +87,7 @@ impl FromRequest for Admin {
         let req = req.clone();
         Box::pin(async move {
             let signed_in = load(req.clone()).await?.ok_or(AppError::Unauthorized)?;
-            if is_admin(&req, &signed_in) {
-                Ok(Admin(signed_in))
-            } else {
-                Err(AppError::Forbidden("admins only"))
-            }
+            if is_admin(&req, &signed_in) { Ok(Admin(signed_in)) } else { Err(AppError::Forbidden("admins only")) }
         })
     }
 }

@@ -15,10 +15,6 @@ impl Layout {
     }
 
     pub fn signed_in(signed_in: &SignedIn, is_admin: bool) -> Self {
-        Self {
-            user_email: Some(signed_in.user.email.clone()),
-            csrf: signed_in.session.csrf_token.clone(),
-            is_admin,
-        }
+        Self { user_email: Some(signed_in.user.email.clone()), csrf: signed_in.session.csrf_token.clone(), is_admin }
     }
 }

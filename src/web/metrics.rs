@@ -36,14 +36,10 @@ pub struct Metrics {
 impl Metrics {
     pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut requests) = self.requests.lock() {
-            *requests
-                .entry((method.to_owned(), route.to_owned(), status))
-                .or_default() += 1;
+            *requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
         }
         if let Ok(mut latency) = self.latency.lock() {
-            let entry = latency
-                .entry((method.to_owned(), route.to_owned()))
-                .or_default();
+            let entry = latency.entry((method.to_owned(), route.to_owned())).or_default();
             entry.count += 1;
             entry.sum += seconds;
             for (bound, slot) in BUCKETS.iter().zip(entry.buckets.iter_mut()) {
@@ -67,9 +63,7 @@ impl Metrics {
                 );
             }
         }
-        out.push_str(
-            "# HELP emailgator_http_request_duration_seconds Time to serve HTTP requests.\n",
-        );
+        out.push_str("# HELP emailgator_http_request_duration_seconds Time to serve HTTP requests.\n");
         out.push_str("# TYPE emailgator_http_request_duration_seconds histogram\n");
         if let Ok(latency) = self.latency.lock() {
             for ((method, route), histogram) in latency.iter() {
@@ -85,26 +79,15 @@ impl Metrics {
                     "emailgator_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
                     histogram.count
                 );
-                let _ = writeln!(
-                    out,
-                    "emailgator_http_request_duration_seconds_sum{{{labels}}} {}",
-                    histogram.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "emailgator_http_request_duration_seconds_count{{{labels}}} {}",
-                    histogram.count
-                );
+                let _ = writeln!(out, "emailgator_http_request_duration_seconds_sum{{{labels}}} {}", histogram.sum);
+                let _ = writeln!(out, "emailgator_http_request_duration_seconds_count{{{labels}}} {}", histogram.count);
             }
         }
     }
 }
 
 fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 /// Middleware: times every request and records it under its route pattern (not the raw path, so
@@ -116,45 +99,26 @@ pub async fn track(
     let started = Instant::now();
     let method = req.method().as_str().to_owned();
     let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".into());
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.metrics.clone());
+    let metrics = req.app_data::<web::Data<AppState>>().map(|state| state.metrics.clone());
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
-        metrics.record(
-            &method,
-            &route,
-            response.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
+        metrics.record(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
     }
     Ok(response)
 }
 
 /// `GET /metrics`: the Prometheus text format.
 pub async fn show(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let counts = state
-        .db(|conn| Ok(db::jobs::count_by_queue_and_state(conn)?))
-        .await?;
+    let counts = state.db(|conn| Ok(db::jobs::count_by_queue_and_state(conn)?)).await?;
     let mut out = String::new();
     out.push_str("# HELP emailgator_jobs Jobs in the database by queue and state.\n");
     out.push_str("# TYPE emailgator_jobs gauge\n");
     for (queue, job_state, count) in counts {
-        let _ = writeln!(
-            out,
-            "emailgator_jobs{{queue=\"{}\",state=\"{job_state}\"}} {count}",
-            escape(&queue)
-        );
+        let _ = writeln!(out, "emailgator_jobs{{queue=\"{}\",state=\"{job_state}\"}} {count}", escape(&queue));
     }
     out.push_str("# HELP emailgator_cron_leader 1 when this instance leads cron.\n");
     out.push_str("# TYPE emailgator_cron_leader gauge\n");
-    let _ = writeln!(
-        out,
-        "emailgator_cron_leader {}",
-        u8::from(state.leadership.is_leader())
-    );
+    let _ = writeln!(out, "emailgator_cron_leader {}", u8::from(state.leadership.is_leader()));
     state.metrics.render_http(&mut out);
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(out))
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out))
 }

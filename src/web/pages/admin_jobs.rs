@@ -66,9 +66,7 @@ pub struct ActionForm {
 }
 
 fn when(time: Option<NaiveDateTime>) -> String {
-    time.map_or("—".into(), |t| {
-        t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-    })
+    time.map_or("—".into(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
 fn age(since: Option<NaiveDateTime>, now: NaiveDateTime) -> String {
@@ -96,29 +94,18 @@ fn line(job: JobRow, now: NaiveDateTime) -> JobLine {
     }
 }
 
-pub async fn show(
-    state: web::Data<AppState>,
-    admin: Admin,
-    notice: web::Query<Notice>,
-) -> Result<JobsPage, AppError> {
+pub async fn show(state: web::Data<AppState>, admin: Admin, notice: web::Query<Notice>) -> Result<JobsPage, AppError> {
     let (config, now) = (state.config.clone(), state.now());
-    let dashboard = state
-        .db(move |conn| job_service::dashboard(conn, &config, now))
-        .await?;
+    let dashboard = state.db(move |conn| job_service::dashboard(conn, &config, now)).await?;
     let now = dashboard.now;
     Ok(JobsPage {
         layout: Layout::signed_in(&admin.0, true),
-        states: crate::domain::JobState::ALL
-            .iter()
-            .map(|s| s.as_str())
-            .collect(),
+        states: crate::domain::JobState::ALL.iter().map(|s| s.as_str()).collect(),
         queues: dashboard
             .queues
             .into_iter()
             .map(|q| QueueRow {
-                concurrency: q
-                    .concurrency
-                    .map_or("not run here".into(), |n| n.to_string()),
+                concurrency: q.concurrency.map_or("not run here".into(), |n| n.to_string()),
                 counts: q.by_state.iter().map(|(_, n)| *n).collect(),
                 completed_last_hour: q.completed_last_hour,
                 failed_last_hour: q.failed_last_hour,
@@ -135,34 +122,17 @@ pub async fn show(
                 next_run: when(s.next_run),
             })
             .collect(),
-        leader: dashboard
-            .leader
-            .map_or("no instance leads cron right now".into(), |l| {
-                format!("{} (since {})", l.holder, when(Some(l.acquired_at)))
-            }),
+        leader: dashboard.leader.map_or("no instance leads cron right now".into(), |l| {
+            format!("{} (since {})", l.holder, when(Some(l.acquired_at)))
+        }),
         this_instance: format!(
             "{}{}",
             state.config.instance_id,
-            if state.leadership.is_leader() {
-                " (leader)"
-            } else {
-                ""
-            }
+            if state.leadership.is_leader() { " (leader)" } else { "" }
         ),
-        running: dashboard
-            .running
-            .into_iter()
-            .map(|j| line(j, now))
-            .collect(),
-        failures: dashboard
-            .failures
-            .into_iter()
-            .map(|j| line(j, now))
-            .collect(),
-        notice: notice
-            .into_inner()
-            .done
-            .filter(|d| ["retried", "cancelled", "discarded"].contains(&d.as_str())),
+        running: dashboard.running.into_iter().map(|j| line(j, now)).collect(),
+        failures: dashboard.failures.into_iter().map(|j| line(j, now)).collect(),
+        notice: notice.into_inner().done.filter(|d| ["retried", "cancelled", "discarded"].contains(&d.as_str())),
     })
 }
 
@@ -181,10 +151,6 @@ pub async fn act(
         _ => return Err(AppError::NotFound),
     };
     let now = state.now();
-    state
-        .db(move |conn| job_service::apply_action(conn, &id, action, now))
-        .await?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("/admin/jobs?done={done}")))
-        .finish())
+    state.db(move |conn| job_service::apply_action(conn, &id, action, now)).await?;
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, format!("/admin/jobs?done={done}"))).finish())
 }

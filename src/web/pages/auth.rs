@@ -11,9 +11,7 @@ use crate::error::AppError;
 use crate::services::auth::{self, LinkProblem};
 use crate::state::AppState;
 use crate::web::csrf;
-use crate::web::extract::{
-    MaybeUser, SESSION_COOKIE, removal_cookie, session_cookie, session_policy,
-};
+use crate::web::extract::{MaybeUser, SESSION_COOKIE, removal_cookie, session_cookie, session_policy};
 use crate::web::layout::Layout;
 
 #[derive(Template, WebTemplate)]
@@ -51,15 +49,9 @@ pub async fn show_local_sign_in(
     let now = state.now();
     let problem = {
         let token = token.clone();
-        state
-            .db(move |conn| auth::check_login_token(conn, &token, now))
-            .await?
+        state.db(move |conn| auth::check_login_token(conn, &token, now)).await?
     };
-    Ok(LocalSignIn {
-        layout: Layout::anonymous(),
-        token,
-        problem: problem.map(describe),
-    })
+    Ok(LocalSignIn { layout: Layout::anonymous(), token, problem: problem.map(describe) })
 }
 
 pub async fn sign_in_locally(
@@ -72,33 +64,20 @@ pub async fn sign_in_locally(
     let (policy, now) = (session_policy(&state), state.now());
     let result = {
         let token = token.clone();
-        state
-            .db(move |conn| {
-                auth::sign_in_with_token(conn, &token, previous.as_deref(), policy, now)
-            })
-            .await?
+        state.db(move |conn| auth::sign_in_with_token(conn, &token, previous.as_deref(), policy, now)).await?
     };
     match result {
         Ok(new_session) => {
-            tracing::info!(
-                user_id = new_session.session.user_id,
-                "signed in with a local link"
-            );
+            tracing::info!(user_id = new_session.session.user_id, "signed in with a local link");
             Ok(HttpResponse::SeeOther()
                 .cookie(session_cookie(&state, new_session.cookie_value))
                 .insert_header((header::LOCATION, "/"))
                 .finish())
         }
         Err(problem) => {
-            let page = LocalSignIn {
-                layout: Layout::anonymous(),
-                token,
-                problem: Some(describe(problem)),
-            };
+            let page = LocalSignIn { layout: Layout::anonymous(), token, problem: Some(describe(problem)) };
             let body = page.render().map_err(AppError::internal)?;
-            Ok(HttpResponse::BadRequest()
-                .content_type("text/html; charset=utf-8")
-                .body(body))
+            Ok(HttpResponse::BadRequest().content_type("text/html; charset=utf-8").body(body))
         }
     }
 }
@@ -115,8 +94,5 @@ pub async fn sign_out(
             state.db(move |conn| auth::sign_out(conn, &cookie)).await?;
         }
     }
-    Ok(HttpResponse::SeeOther()
-        .cookie(removal_cookie(&state))
-        .insert_header((header::LOCATION, "/"))
-        .finish())
+    Ok(HttpResponse::SeeOther().cookie(removal_cookie(&state)).insert_header((header::LOCATION, "/")).finish())
 }

@@ -9,9 +9,7 @@ pub async fn show(state: web::Data<AppState>) -> HttpResponse {
     let database = state.db(|conn| Ok(conn.ping()?)).await;
     let version = env!("CARGO_PKG_VERSION");
     match database {
-        Ok(()) => {
-            HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok", "version": version }))
-        }
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ok", "database": "ok", "version": version })),
         Err(error) => {
             tracing::warn!(%error, "health check: database unavailable");
             HttpResponse::ServiceUnavailable().json(json!({

@@ -39,20 +39,13 @@ pub struct Dashboard {
     categories: Vec<CategoryCard>,
 }
 
-pub async fn show(
-    state: web::Data<AppState>,
-    user: MaybeUser,
-) -> Result<Either<Landing, Dashboard>, AppError> {
+pub async fn show(state: web::Data<AppState>, user: MaybeUser) -> Result<Either<Landing, Dashboard>, AppError> {
     let Some(signed_in) = user.0 else {
-        let page = Landing {
-            layout: Layout::anonymous(),
-        };
+        let page = Landing { layout: Layout::anonymous() };
         return Ok(Either::Left(page));
     };
     let user_id = signed_in.user.id.clone();
-    let overview = state
-        .db(move |conn| dashboard::overview(conn, &user_id))
-        .await?;
+    let overview = state.db(move |conn| dashboard::overview(conn, &user_id)).await?;
     let is_admin = signed_in.user.is_admin || state.config.is_admin_email(&signed_in.user.email);
     let page = Dashboard {
         layout: Layout::signed_in(&signed_in, is_admin),
@@ -64,20 +57,14 @@ pub async fn show(
                 address: m.address,
                 kind: m.kind,
                 status: m.status.replace('_', " "),
-                last_synced: m.last_synced_at.map_or("never".into(), |t| {
-                    t.format("%Y-%m-%d %H:%M UTC").to_string()
-                }),
+                last_synced: m.last_synced_at.map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
                 last_error: m.last_error,
             })
             .collect(),
         categories: overview
             .categories
             .into_iter()
-            .map(|(c, email_count)| CategoryCard {
-                name: c.name,
-                description: c.description,
-                email_count,
-            })
+            .map(|(c, email_count)| CategoryCard { name: c.name, description: c.description, email_count })
             .collect(),
     };
     Ok(Either::Right(page))

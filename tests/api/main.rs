@@ -1,0 +1,15 @@
+//! The integration suite: one binary. Every test builds the application with the production start-up
+//! code against a fresh database: SQLite by default, PostgreSQL when `TEST_DATABASE_URL` is set.
+
+mod support;
+
+mod admin_jobs;
+mod cron;
+mod csrf;
+mod jobs_concurrency;
+mod jobs_crash;
+mod jobs_queue;
+mod jobs_shutdown;
+mod schema;
+mod sessions;
+mod web_shell;

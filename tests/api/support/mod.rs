@@ -1,0 +1,21 @@
+//! Test support: fresh databases, `TestApp` (the real application on a free port), test job kinds.
+
+pub mod app;
+pub mod database;
+pub mod test_jobs;
+
+pub use app::TestApp;
+pub use database::TestDb;
+
+/// Polls `check` every 20 ms until it returns true or `seconds` pass; fails the test on time-out.
+pub async fn wait_until<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
