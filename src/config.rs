@@ -11,7 +11,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use url::Url;
 
 /// Development generates missing secrets; production refuses to start without them.
@@ -157,111 +156,29 @@ impl fmt::Display for ConfigProblems {
 
 impl std::error::Error for ConfigProblems {}
 
-/// The settings as written, before validation. Every field has a default.
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawConfig {
-    mode: Option<String>,
-    data_dir: Option<String>,
-    instance_id: Option<String>,
-    server: RawServer,
-    database: RawDatabase,
-    jobs: RawJobs,
-    cron: RawCron,
-    security: RawSecurity,
-    local: RawLocal,
-    google: RawGoogle,
-    openai: RawOpenAi,
-    sidecar: RawSidecar,
-    sentry_dsn: Option<String>,
-    log: RawLog,
+/// Reads settings one key at a time, collecting every problem instead of stopping at the first.
+struct Reader {
+    settings: config::Config,
+    problems: Vec<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawServer {
-    host: Option<String>,
-    port: Option<u16>,
-    public_url: Option<String>,
-    session_idle_minutes: Option<u64>,
-    session_absolute_hours: Option<u64>,
-}
+impl Reader {
+    fn get<T: serde::de::DeserializeOwned>(&mut self, key: &str) -> Option<T> {
+        match self.settings.get::<T>(key) {
+            Ok(value) => Some(value),
+            Err(config::ConfigError::NotFound(_)) => None,
+            Err(error) => {
+                let variable = WELL_KNOWN.iter().find(|(_, k)| *k == key).map(|(name, _)| format!("{name} or "));
+                let env = format!("EMAILGATOR__{}", key.to_ascii_uppercase().replace('.', "__"));
+                self.problems.push(format!("{key} ({}{env}): {error}", variable.unwrap_or_default()));
+                None
+            }
+        }
+    }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawDatabase {
-    url: Option<String>,
-    pool_size: Option<u32>,
-    connect_timeout_secs: Option<u64>,
-    statement_cache: Option<bool>,
-    migrate_on_start: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawJobs {
-    enabled: Option<bool>,
-    queues: BTreeMap<String, usize>,
-    poll_interval_ms: Option<u64>,
-    lease_secs: Option<u64>,
-    rescue_interval_secs: Option<u64>,
-    shutdown_grace_secs: Option<u64>,
-    prune_after_hours: Option<u64>,
-    retry_base_ms: Option<u64>,
-    retry_max_secs: Option<u64>,
-    default_timeout_secs: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawCron {
-    enabled: Option<bool>,
-    schedules: BTreeMap<String, String>,
-    leader_lease_secs: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawSecurity {
-    secret_key_base: Option<String>,
-    encryption_keys: Option<String>,
-    admin_emails: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawLocal {
-    owner_email: Option<String>,
-    login_link_minutes: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawGoogle {
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    redirect_url: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawOpenAi {
-    api_key: Option<String>,
-    base_url: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawSidecar {
-    url: Option<String>,
-    token: Option<String>,
-}
-
-#[derive(Debug, Deserialize, Default)]
-#[serde(default)]
-struct RawLog {
-    filter: Option<String>,
-    json: Option<bool>,
+    fn text(&mut self, key: &str) -> Option<String> {
+        self.get::<String>(key).filter(|v| !v.trim().is_empty())
+    }
 }
 
 /// Well-known variable → the setting it fills. They win over `EMAILGATOR__…` values.
@@ -298,10 +215,10 @@ impl Config {
 
     /// Loads from an explicit environment map: the one path for production and tests.
     pub fn from_sources(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Config, ConfigProblems> {
-        let raw = read_raw(file, env)?;
+        let settings = read(file, env)?;
         let hostname =
             env.get("FLY_MACHINE_ID").or_else(|| env.get("HOSTNAME")).cloned().unwrap_or_else(|| "local".to_owned());
-        validate(raw, &hostname, env.contains_key("PHX_HOST").then(|| env["PHX_HOST"].clone()))
+        validate(Reader { settings, problems: Vec::new() }, &hostname, env.get("PHX_HOST").cloned())
     }
 
     /// The database URL with any password hidden, for logs.
@@ -342,7 +259,7 @@ impl Config {
     }
 }
 
-fn read_raw(file: Option<&Path>, env: &HashMap<String, String>) -> Result<RawConfig, ConfigProblems> {
+fn read(file: Option<&Path>, env: &HashMap<String, String>) -> Result<config::Config, ConfigProblems> {
     let mut builder = config::Config::builder();
     match file {
         Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
@@ -363,14 +280,54 @@ fn read_raw(file: Option<&Path>, env: &HashMap<String, String>) -> Result<RawCon
                 builder.set_override(*key, value.clone()).map_err(|e| ConfigProblems(vec![format!("{name}: {e}")]))?;
         }
     }
-    let settings = builder.build().map_err(|e| ConfigProblems(vec![e.to_string()]))?;
-    settings.try_deserialize().map_err(|e| ConfigProblems(vec![e.to_string()]))
+    builder.build().map_err(|e| ConfigProblems(vec![e.to_string()]))
 }
 
-fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<Config, ConfigProblems> {
-    let mut problems = Vec::new();
+fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<Config, ConfigProblems> {
+    let server_public_url = r.text("server.public_url");
+    let mode = r.text("mode");
+    let data_dir = r.text("data_dir");
+    let database_url = r.text("database.url");
+    let database_pool_size = r.get::<u32>("database.pool_size");
+    let jobs_queues = r.get::<BTreeMap<String, usize>>("jobs.queues");
+    let cron_schedules = r.get::<BTreeMap<String, String>>("cron.schedules");
+    let security_secret_key_base = r.text("security.secret_key_base");
+    let security_encryption_keys = r.text("security.encryption_keys");
+    let security_admin_emails = r.text("security.admin_emails");
+    let google_client_id = r.text("google.client_id");
+    let google_client_secret = r.text("google.client_secret");
+    let google_redirect_url = r.text("google.redirect_url");
+    let sidecar_url = r.text("sidecar.url");
+    let sidecar_token = r.text("sidecar.token");
+    let openai_api_key = r.text("openai.api_key");
+    let openai_base_url = r.text("openai.base_url");
+    let local_owner_email = r.text("local.owner_email");
+    let server_host = r.text("server.host");
+    let server_port = r.get::<u16>("server.port");
+    let server_session_idle_minutes = r.get::<u64>("server.session_idle_minutes");
+    let server_session_absolute_hours = r.get::<u64>("server.session_absolute_hours");
+    let database_connect_timeout_secs = r.get::<u64>("database.connect_timeout_secs");
+    let database_statement_cache = r.get::<bool>("database.statement_cache");
+    let database_migrate_on_start = r.get::<bool>("database.migrate_on_start");
+    let jobs_enabled = r.get::<bool>("jobs.enabled");
+    let jobs_poll_interval_ms = r.get::<u64>("jobs.poll_interval_ms");
+    let jobs_lease_secs = r.get::<u64>("jobs.lease_secs");
+    let jobs_rescue_interval_secs = r.get::<u64>("jobs.rescue_interval_secs");
+    let jobs_shutdown_grace_secs = r.get::<u64>("jobs.shutdown_grace_secs");
+    let jobs_prune_after_hours = r.get::<u64>("jobs.prune_after_hours");
+    let jobs_retry_base_ms = r.get::<u64>("jobs.retry_base_ms");
+    let jobs_retry_max_secs = r.get::<u64>("jobs.retry_max_secs");
+    let jobs_default_timeout_secs = r.get::<u64>("jobs.default_timeout_secs");
+    let cron_enabled = r.get::<bool>("cron.enabled");
+    let cron_leader_lease_secs = r.get::<u64>("cron.leader_lease_secs");
+    let local_login_link_minutes = r.get::<u64>("local.login_link_minutes");
+    let sentry_dsn = r.text("sentry_dsn");
+    let log_filter = r.text("log.filter");
+    let log_json = r.get::<bool>("log.json");
+    let instance_id = r.text("instance_id");
+    let mut problems = std::mem::take(&mut r.problems);
 
-    let public_url_text = raw.server.public_url.clone().or_else(|| phx_host.map(|host| format!("https://{host}")));
+    let public_url_text = server_public_url.or_else(|| phx_host.map(|host| format!("https://{host}")));
     let public_url = public_url_text.and_then(|text| match Url::parse(&text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
         _ => {
@@ -378,7 +335,7 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
             None
         }
     });
-    let mode = match raw.mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let mode = match mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
         Some("production") | Some("prod") => Mode::Production,
         Some("development") | Some("dev") => Mode::Development,
         None if public_url.as_ref().is_some_and(|u| u.scheme() == "https") => Mode::Production,
@@ -388,10 +345,9 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
             Mode::Development
         }
     };
-    let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".into()));
+    let data_dir = PathBuf::from(data_dir.unwrap_or_else(|| "./data".into()));
 
-    let database_url =
-        raw.database.url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("emailgator.db").display()));
+    let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("emailgator.db").display()));
     if !(database_url.starts_with("sqlite:")
         || database_url.starts_with("postgres://")
         || database_url.starts_with("postgresql://"))
@@ -401,13 +357,13 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
             redact_url(&database_url)
         ));
     }
-    let pool_size = raw.database.pool_size.unwrap_or(10);
+    let pool_size = database_pool_size.unwrap_or(10);
     if pool_size == 0 {
         problems.push("database.pool_size must be at least 1".into());
     }
 
     let mut queues: BTreeMap<String, usize> = DEFAULT_QUEUES.iter().map(|(name, n)| ((*name).to_owned(), *n)).collect();
-    queues.extend(raw.jobs.queues);
+    queues.extend(jobs_queues.unwrap_or_default());
     for (name, n) in &queues {
         if *n == 0 {
             problems.push(format!("jobs.queues.{name} must be at least 1"));
@@ -416,7 +372,7 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
 
     let mut schedules: BTreeMap<String, String> =
         DEFAULT_SCHEDULES.iter().map(|(n, e)| ((*n).to_owned(), (*e).to_owned())).collect();
-    schedules.extend(raw.cron.schedules);
+    schedules.extend(cron_schedules.unwrap_or_default());
     for (name, expression) in &schedules {
         if !DEFAULT_SCHEDULES.iter().any(|(known, _)| known == name) {
             problems.push(format!("cron.schedules.{name}: there is no schedule of that name"));
@@ -425,7 +381,7 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
         }
     }
 
-    let secret_key_base = match raw.security.secret_key_base {
+    let secret_key_base = match security_secret_key_base {
         Some(value) if value.len() < 32 => {
             problems.push("SECRET_KEY_BASE must be at least 32 characters".into());
             None
@@ -437,7 +393,7 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
         }
         None => dev_secret(&data_dir, "secret_key_base", 48).map_err(|e| problems.push(e)).ok(),
     };
-    let encryption_keys_text = match raw.security.encryption_keys {
+    let encryption_keys_text = match security_encryption_keys {
         Some(value) => Some(value),
         None if mode == Mode::Production => {
             problems.push("ENCRYPTION_KEYS is required in production (id:base64-32-bytes, newest first)".into());
@@ -452,9 +408,7 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
         .map(|text| parse_encryption_keys(&text).map_err(|e| problems.push(e)).unwrap_or_default())
         .unwrap_or_default();
 
-    let admin_emails = raw
-        .security
-        .admin_emails
+    let admin_emails = security_admin_emails
         .unwrap_or_default()
         .split(',')
         .map(|e| e.trim().to_ascii_lowercase())
@@ -462,26 +416,26 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
         .collect();
 
     let google = GoogleConfig {
-        client_id: raw.google.client_id,
-        client_secret: raw.google.client_secret.map(SecretString::from),
-        redirect_url: parse_optional_url("GOOGLE_OAUTH_REDIRECT_URL", raw.google.redirect_url, &mut problems),
+        client_id: google_client_id,
+        client_secret: google_client_secret.map(SecretString::from),
+        redirect_url: parse_optional_url("GOOGLE_OAUTH_REDIRECT_URL", google_redirect_url, &mut problems),
     };
     if google.client_id.is_some() != google.client_secret.is_some() {
         problems.push("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together".into());
     }
     let sidecar = SidecarConfig {
-        url: parse_optional_url("SIDECAR_URL", raw.sidecar.url, &mut problems),
-        token: raw.sidecar.token.map(SecretString::from),
+        url: parse_optional_url("SIDECAR_URL", sidecar_url, &mut problems),
+        token: sidecar_token.map(SecretString::from),
     };
     if sidecar.url.is_some() && sidecar.token.is_none() {
         problems.push("SIDECAR_URL needs SIDECAR_TOKEN".into());
     }
     let openai = OpenAiConfig {
-        api_key: raw.openai.api_key.map(SecretString::from),
-        base_url: parse_optional_url("OPENAI_BASE_URL", raw.openai.base_url, &mut problems),
+        api_key: openai_api_key.map(SecretString::from),
+        base_url: parse_optional_url("OPENAI_BASE_URL", openai_base_url, &mut problems),
     };
 
-    let owner_email = raw.local.owner_email.unwrap_or_else(|| "owner@localhost".into());
+    let owner_email = local_owner_email.unwrap_or_else(|| "owner@localhost".into());
     if crate::domain::EmailAddress::parse(&owner_email).is_err() {
         problems.push(format!("local.owner_email is not an email address: {owner_email:?}"));
     }
@@ -497,49 +451,48 @@ fn validate(raw: RawConfig, hostname: &str, phx_host: Option<String>) -> Result<
     let millis = Duration::from_millis;
     Ok(Config {
         mode,
-        instance_id: raw
-            .instance_id
+        instance_id: instance_id
             .unwrap_or_else(|| format!("{hostname}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])),
         server: ServerConfig {
-            host: raw.server.host.unwrap_or_else(|| "127.0.0.1".into()),
-            port: raw.server.port.unwrap_or(8080),
+            host: server_host.unwrap_or_else(|| "127.0.0.1".into()),
+            port: server_port.unwrap_or(8080),
             public_url,
-            session_idle: secs(60 * raw.server.session_idle_minutes.unwrap_or(60 * 24 * 7)),
-            session_absolute: secs(3600 * raw.server.session_absolute_hours.unwrap_or(24 * 30)),
+            session_idle: secs(60 * server_session_idle_minutes.unwrap_or(60 * 24 * 7)),
+            session_absolute: secs(3600 * server_session_absolute_hours.unwrap_or(24 * 30)),
         },
         database: DatabaseConfig {
             url: SecretString::from(database_url),
             pool_size,
-            connect_timeout: secs(raw.database.connect_timeout_secs.unwrap_or(10)),
-            is_statement_cache_enabled: raw.database.statement_cache.unwrap_or(true),
-            is_migrate_on_start: raw.database.migrate_on_start.unwrap_or(true),
+            connect_timeout: secs(database_connect_timeout_secs.unwrap_or(10)),
+            is_statement_cache_enabled: database_statement_cache.unwrap_or(true),
+            is_migrate_on_start: database_migrate_on_start.unwrap_or(true),
         },
         jobs: JobsConfig {
-            is_enabled: raw.jobs.enabled.unwrap_or(true),
+            is_enabled: jobs_enabled.unwrap_or(true),
             queues,
-            poll_interval: millis(raw.jobs.poll_interval_ms.unwrap_or(1000)),
-            lease: secs(raw.jobs.lease_secs.unwrap_or(60)),
-            rescue_interval: secs(raw.jobs.rescue_interval_secs.unwrap_or(30)),
-            shutdown_grace: secs(raw.jobs.shutdown_grace_secs.unwrap_or(15)),
-            prune_after: secs(3600 * raw.jobs.prune_after_hours.unwrap_or(24 * 7)),
-            retry_base: millis(raw.jobs.retry_base_ms.unwrap_or(15_000)),
-            retry_max: secs(raw.jobs.retry_max_secs.unwrap_or(6 * 3600)),
-            default_timeout: secs(raw.jobs.default_timeout_secs.unwrap_or(300)),
+            poll_interval: millis(jobs_poll_interval_ms.unwrap_or(1000)),
+            lease: secs(jobs_lease_secs.unwrap_or(60)),
+            rescue_interval: secs(jobs_rescue_interval_secs.unwrap_or(30)),
+            shutdown_grace: secs(jobs_shutdown_grace_secs.unwrap_or(15)),
+            prune_after: secs(3600 * jobs_prune_after_hours.unwrap_or(24 * 7)),
+            retry_base: millis(jobs_retry_base_ms.unwrap_or(15_000)),
+            retry_max: secs(jobs_retry_max_secs.unwrap_or(6 * 3600)),
+            default_timeout: secs(jobs_default_timeout_secs.unwrap_or(300)),
         },
         cron: CronConfig {
-            is_enabled: raw.cron.enabled.unwrap_or(true),
+            is_enabled: cron_enabled.unwrap_or(true),
             schedules,
-            leader_lease: secs(raw.cron.leader_lease_secs.unwrap_or(30)),
+            leader_lease: secs(cron_leader_lease_secs.unwrap_or(30)),
         },
         security: SecurityConfig { secret_key_base, encryption_keys, admin_emails },
-        local: LocalConfig { owner_email, login_link_ttl: secs(60 * raw.local.login_link_minutes.unwrap_or(15)) },
+        local: LocalConfig { owner_email, login_link_ttl: secs(60 * local_login_link_minutes.unwrap_or(15)) },
         google,
         openai,
         sidecar,
-        sentry_dsn: raw.sentry_dsn.map(SecretString::from),
+        sentry_dsn: sentry_dsn.map(SecretString::from),
         log: LogConfig {
-            filter: raw.log.filter.unwrap_or_else(|| "info".into()),
-            is_json: raw.log.json.unwrap_or(mode == Mode::Production),
+            filter: log_filter.unwrap_or_else(|| "info".into()),
+            is_json: log_json.unwrap_or(mode == Mode::Production),
         },
         data_dir,
     })
@@ -675,6 +628,27 @@ mod tests {
         assert!(config.is_admin_email("a@example.com"));
         assert!(!config.database.is_statement_cache_enabled);
         assert!(!config.redacted_summary().contains("hunter2"));
+    }
+
+    #[test]
+    fn malformed_values_are_all_reported_together() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let problems = Config::from_sources(
+            None,
+            &env(&[
+                ("EMAILGATOR__DATA_DIR", dir.path().to_str().expect("utf8")),
+                ("PORT", "eighty"),
+                ("EMAILGATOR__JOBS__LEASE_SECS", "soon"),
+                ("DATABASE_URL", "mysql://db/eg"),
+                ("EMAILGATOR__CRON__SCHEDULES__PRUNE", "*/5 * * * *"),
+            ]),
+        )
+        .expect_err("must refuse")
+        .to_string();
+        assert!(problems.contains("server.port (PORT or EMAILGATOR__SERVER__PORT)"), "{problems}");
+        assert!(problems.contains("jobs.lease_secs (EMAILGATOR__JOBS__LEASE_SECS)"), "{problems}");
+        assert!(problems.contains("DATABASE_URL must start with"), "{problems}");
+        assert!(problems.contains("cron.schedules.prune"), "{problems}");
     }
 
     #[test]

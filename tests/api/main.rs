@@ -4,6 +4,7 @@
 mod support;
 
 mod admin_jobs;
+mod binary;
 mod cron;
 mod csrf;
 mod jobs_concurrency;

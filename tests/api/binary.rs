@@ -1,0 +1,108 @@
+//! The real binary: it starts with no settings at all, stops cleanly on SIGTERM, refuses bad
+//! settings with every problem listed, and its subcommands work.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::TestDb;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_emailgator");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The binary with a clean environment, so nothing from the developer's shell leaks in.
+fn emailgator(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+#[tokio::test]
+async fn serve_with_no_settings_runs_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let mut child = emailgator(dir.path())
+        .env("PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start emailgator");
+    let stdout = child.stdout.take().expect("stdout");
+    let link = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|line| line.contains("/auth/local?token="))
+            .map(|line| line.trim().to_owned())
+    })
+    .await
+    .expect("read stdout")
+    .expect("a sign-in link is printed");
+    assert!(link.starts_with(&format!("http://127.0.0.1:{port}/auth/local?token=")), "{link}");
+
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/health")).await.expect("health");
+    assert_eq!(health.status(), 200);
+    for file in ["emailgator.db", "secret_key_base", "encryption_key"] {
+        assert!(dir.path().join("data").join(file).exists(), "data/{file} is created");
+    }
+    let confirm = reqwest::get(&link).await.expect("open link").text().await.expect("body");
+    assert!(confirm.contains("one-time link"), "the printed link is valid");
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let started = Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "serve did not stop after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "a clean exit after SIGTERM: {exit:?}");
+}
+
+#[test]
+fn bad_settings_stop_the_start_with_every_problem_listed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = emailgator(dir.path())
+        .args(["serve"])
+        .env("PORT", "eighty")
+        .env("EMAILGATOR__MODE", "production")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("EmailGator cannot start"), "{stderr}");
+    assert!(stderr.contains("server.port"), "{stderr}");
+    assert!(stderr.contains("SECRET_KEY_BASE is required in production"), "{stderr}");
+    assert!(stderr.contains("ENCRYPTION_KEYS is required in production"), "{stderr}");
+    assert!(!dir.path().join("data").exists(), "production never generates secrets");
+}
+
+#[test]
+fn migrate_login_link_and_jobs_work_from_the_command_line() {
+    let db = TestDb::new();
+    let run = |args: &[&str]| {
+        let output = emailgator(db.dir.path()).args(args).env("DATABASE_URL", &db.url).output().expect("run");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "{args:?}: {text} {}", String::from_utf8_lossy(&output.stderr));
+        text
+    };
+
+    let refused = emailgator(db.dir.path())
+        .args(["serve", "--no-migrate"])
+        .env("DATABASE_URL", &db.url)
+        .env("PORT", "0")
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("run `emailgator migrate`"));
+
+    assert!(run(&["migrate"]).contains("migrations are up to date"));
+    assert!(run(&["login-link"]).trim().starts_with("http://localhost:8080/auth/local?token="));
+    let jobs = run(&["jobs"]);
+    assert!(jobs.contains("queue") && jobs.contains("no recent failures"), "{jobs}");
+}
