@@ -1,6 +1,8 @@
 //! `jobs`: the durable queue. Claiming differs per backend (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
 //! one atomic `UPDATE … RETURNING` on SQLite); every outcome is written only by the lease holder.
 
+use std::sync::{Mutex, PoisonError};
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
@@ -47,6 +49,34 @@ pub struct ClaimedJob {
     pub max_attempts: i64,
 }
 
+/// SQLite has one writer at a time, and a thread that finds the database locked sleeps in SQLite's
+/// busy handler for a millisecond or more. The runner's own single-statement writes therefore take
+/// turns here instead. Never held around a caller's transaction, so it cannot deadlock with one.
+static SQLITE_QUEUE_WRITES: Mutex<()> = Mutex::new(());
+
+fn one_writer<T>(conn: &mut DbConn, write: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> QueryResult<T> {
+    match conn {
+        DbConn::Sqlite(_) => {
+            let _turn = SQLITE_QUEUE_WRITES.lock().unwrap_or_else(PoisonError::into_inner);
+            write(conn)
+        }
+        DbConn::Pg(_) => write(conn),
+    }
+}
+
+/// Runs a batch of runner-owned writes without waiting for PostgreSQL to flush its log. An outcome
+/// lost in a crash only makes a job run again, which at-least-once delivery allows anyway; enqueues
+/// never use this, so no job is ever lost.
+fn runner_write<T>(conn: &mut DbConn, write: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> QueryResult<T> {
+    one_writer(conn, |conn| match conn {
+        DbConn::Pg(_) => conn.transaction(|conn| {
+            conn.execute_batch("SET LOCAL synchronous_commit = off")?;
+            write(conn)
+        }),
+        DbConn::Sqlite(_) => write(conn),
+    })
+}
+
 /// Inserts a job; returns `false` when a job with the same unique key is still to run.
 pub fn insert(conn: &mut DbConn, job: &JobRow) -> QueryResult<bool> {
     // ON CONFLICT is not available through the multi-backend, so each backend runs the same statement.
@@ -89,7 +119,7 @@ pub fn claim(
     lease_until: NaiveDateTime,
 ) -> QueryResult<Vec<ClaimedJob>> {
     // PostgreSQL skips rows another worker has locked; SQLite serialises writers, so one UPDATE is atomic.
-    match conn {
+    one_writer(conn, |conn| match conn {
         DbConn::Pg(c) => diesel::sql_query(CLAIM_POSTGRES)
             .bind::<Text, _>(owner)
             .bind::<Timestamp, _>(lease_until)
@@ -104,7 +134,64 @@ pub fn claim(
             .bind::<Text, _>(queue)
             .bind::<BigInt, _>(limit)
             .load(c),
+    })
+}
+
+/// How a run ended, as a change to its row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutcomeWrite {
+    Complete,
+    RetryAt(NaiveDateTime, String),
+    Snooze(NaiveDateTime),
+    Discard(String),
+}
+
+impl OutcomeWrite {
+    /// Writes one outcome; 0 rows means the job was cancelled or rescued meanwhile.
+    pub fn apply(&self, conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
+        match self {
+            OutcomeWrite::Complete => complete(conn, id, owner, now),
+            OutcomeWrite::RetryAt(run_at, error) => retry_at(conn, id, owner, *run_at, error),
+            OutcomeWrite::Snooze(run_at) => snooze(conn, id, owner, *run_at),
+            OutcomeWrite::Discard(error) => discard(conn, id, owner, now, error),
+        }
     }
+}
+
+/// Writes many outcomes in one transaction, completions in one statement per 500; returns the rows
+/// changed (fewer than given when some jobs were cancelled or rescued meanwhile).
+pub fn apply_outcomes(
+    conn: &mut DbConn,
+    owner: &str,
+    now: NaiveDateTime,
+    outcomes: &[(String, OutcomeWrite)],
+) -> QueryResult<usize> {
+    let completed: Vec<&str> =
+        outcomes.iter().filter(|(_, w)| *w == OutcomeWrite::Complete).map(|(id, _)| id.as_str()).collect();
+    runner_write(conn, |conn| {
+        conn.transaction(|conn| {
+            let mut changed = 0;
+            for ids in completed.chunks(500) {
+                changed += diesel::update(
+                    jobs::table
+                        .filter(jobs::id.eq_any(ids))
+                        .filter(jobs::lease_owner.eq(owner))
+                        .filter(jobs::state.eq(JobState::Running.as_str())),
+                )
+                .set((
+                    jobs::state.eq(JobState::Completed.as_str()),
+                    jobs::finished_at.eq(now),
+                    jobs::lease_owner.eq(None::<String>),
+                    jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+            }
+            for (id, write) in outcomes.iter().filter(|(_, w)| *w != OutcomeWrite::Complete) {
+                changed += write.apply(conn, id, owner, now)?;
+            }
+            Ok(changed)
+        })
+    })
 }
 
 /// Rows of `id` still running under `owner`: a job rescued or cancelled meanwhile is left alone.
@@ -115,60 +202,72 @@ macro_rules! held_by {
 }
 
 pub fn complete(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(held_by!(id, owner))
-        .set((
-            jobs::state.eq(JobState::Completed.as_str()),
-            jobs::finished_at.eq(now),
-            jobs::lease_owner.eq(None::<String>),
-            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
+    one_writer(conn, |conn| {
+        diesel::update(held_by!(id, owner))
+            .set((
+                jobs::state.eq(JobState::Completed.as_str()),
+                jobs::finished_at.eq(now),
+                jobs::lease_owner.eq(None::<String>),
+                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+    })
 }
 
 /// Puts a failed attempt back to run at `run_at` (the attempt is spent).
 pub fn retry_at(conn: &mut DbConn, id: &str, owner: &str, run_at: NaiveDateTime, error: &str) -> QueryResult<usize> {
-    diesel::update(held_by!(id, owner))
-        .set((
-            jobs::state.eq(JobState::Retryable.as_str()),
-            jobs::run_at.eq(run_at),
-            jobs::last_error.eq(error),
-            jobs::lease_owner.eq(None::<String>),
-            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
+    one_writer(conn, |conn| {
+        diesel::update(held_by!(id, owner))
+            .set((
+                jobs::state.eq(JobState::Retryable.as_str()),
+                jobs::run_at.eq(run_at),
+                jobs::last_error.eq(error),
+                jobs::lease_owner.eq(None::<String>),
+                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+    })
 }
 
 /// Runs the job again at `run_at` without spending an attempt (rate limits, waiting on others).
 pub fn snooze(conn: &mut DbConn, id: &str, owner: &str, run_at: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(held_by!(id, owner))
-        .set((
-            jobs::state.eq(JobState::Scheduled.as_str()),
-            jobs::run_at.eq(run_at),
-            jobs::attempt.eq(jobs::attempt - 1),
-            jobs::lease_owner.eq(None::<String>),
-            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
+    one_writer(conn, |conn| {
+        diesel::update(held_by!(id, owner))
+            .set((
+                jobs::state.eq(JobState::Scheduled.as_str()),
+                jobs::run_at.eq(run_at),
+                jobs::attempt.eq(jobs::attempt - 1),
+                jobs::lease_owner.eq(None::<String>),
+                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+    })
 }
 
 /// Gives up on a job: it will not run again unless an admin retries it.
 pub fn discard(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime, error: &str) -> QueryResult<usize> {
-    diesel::update(held_by!(id, owner))
-        .set((
-            jobs::state.eq(JobState::Discarded.as_str()),
-            jobs::finished_at.eq(now),
-            jobs::last_error.eq(error),
-            jobs::lease_owner.eq(None::<String>),
-            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
+    one_writer(conn, |conn| {
+        diesel::update(held_by!(id, owner))
+            .set((
+                jobs::state.eq(JobState::Discarded.as_str()),
+                jobs::finished_at.eq(now),
+                jobs::last_error.eq(error),
+                jobs::lease_owner.eq(None::<String>),
+                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)
+    })
 }
 
 /// Extends the lease of every job `owner` is running.
 pub fn renew_leases(conn: &mut DbConn, owner: &str, until: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(jobs::table.filter(jobs::lease_owner.eq(owner)).filter(jobs::state.eq(JobState::Running.as_str())))
+    one_writer(conn, |conn| {
+        diesel::update(
+            jobs::table.filter(jobs::lease_owner.eq(owner)).filter(jobs::state.eq(JobState::Running.as_str())),
+        )
         .set(jobs::lease_expires_at.eq(until))
         .execute(conn)
+    })
 }
 
 /// Jobs whose lease ran out (their process died): discard those with no attempts left, retry the rest.
@@ -176,32 +275,37 @@ pub fn renew_leases(conn: &mut DbConn, owner: &str, until: NaiveDateTime) -> Que
 pub fn rescue_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<(usize, usize)> {
     let expired =
         || jobs::table.filter(jobs::state.eq(JobState::Running.as_str())).filter(jobs::lease_expires_at.lt(now));
-    conn.transaction(|conn| {
-        let discarded = diesel::update(expired().filter(jobs::attempt.ge(jobs::max_attempts)))
-            .set((
-                jobs::state.eq(JobState::Discarded.as_str()),
-                jobs::finished_at.eq(now),
-                jobs::last_error.eq("lease expired: the worker running this job stopped"),
-                jobs::lease_owner.eq(None::<String>),
-                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
-        let retried = diesel::update(expired())
-            .set((
-                jobs::state.eq(JobState::Retryable.as_str()),
-                jobs::run_at.eq(now),
-                jobs::last_error.eq("lease expired: the worker running this job stopped"),
-                jobs::lease_owner.eq(None::<String>),
-                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
-        Ok((retried, discarded))
+    one_writer(conn, |conn| {
+        conn.transaction(|conn| {
+            let discarded = diesel::update(expired().filter(jobs::attempt.ge(jobs::max_attempts)))
+                .set((
+                    jobs::state.eq(JobState::Discarded.as_str()),
+                    jobs::finished_at.eq(now),
+                    jobs::last_error.eq("lease expired: the worker running this job stopped"),
+                    jobs::lease_owner.eq(None::<String>),
+                    jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+            let retried = diesel::update(expired())
+                .set((
+                    jobs::state.eq(JobState::Retryable.as_str()),
+                    jobs::run_at.eq(now),
+                    jobs::last_error.eq("lease expired: the worker running this job stopped"),
+                    jobs::lease_owner.eq(None::<String>),
+                    jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+            Ok((retried, discarded))
+        })
     })
 }
 
 /// At shutdown: hands back the jobs `owner` could not finish, without spending their attempt.
 pub fn release_owned(conn: &mut DbConn, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    diesel::update(jobs::table.filter(jobs::lease_owner.eq(owner)).filter(jobs::state.eq(JobState::Running.as_str())))
+    one_writer(conn, |conn| {
+        diesel::update(
+            jobs::table.filter(jobs::lease_owner.eq(owner)).filter(jobs::state.eq(JobState::Running.as_str())),
+        )
         .set((
             jobs::state.eq(JobState::Available.as_str()),
             jobs::run_at.eq(now),
@@ -210,6 +314,7 @@ pub fn release_owned(conn: &mut DbConn, owner: &str, now: NaiveDateTime) -> Quer
             jobs::lease_expires_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)
+    })
 }
 
 /// Deletes finished jobs older than `before`.

@@ -47,6 +47,13 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// PostgreSQL runs many writers at once; SQLite one at a time.
+    pub fn has_concurrent_writers(self) -> bool {
+        self == Backend::Postgres
+    }
+}
+
 impl DbConn {
     pub fn backend(&self) -> Backend {
         match self {

@@ -1,19 +1,20 @@
-//! The runner: per queue, claim due jobs up to the queue's concurrency, run each under a timeout in
-//! its own task (so a panic is contained), record the outcome, keep leases renewed, rescue jobs
-//! whose worker died, and on shutdown stop claiming, let running jobs finish, and release the rest.
+//! The runner: per queue, claim due jobs up to the queue's concurrency and run each under a timeout
+//! in its own task (so a panic is contained); outcomes are written in batches; leases are kept
+//! renewed; jobs whose worker died are rescued; on shutdown claiming stops, running jobs get a grace
+//! period, and the rest are released.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::retry_delay;
 use super::{JobContext, JobError, JobRegistry};
 use crate::config::JobsConfig;
-use crate::db::jobs::ClaimedJob;
+use crate::db::jobs::{ClaimedJob, OutcomeWrite};
 use crate::db::{self, DbPool};
 
 /// Runs the jobs of this process. Cheap to clone.
@@ -29,6 +30,7 @@ struct Inner {
     config: JobsConfig,
     /// Written into `lease_owner`; unique per process so outcomes are only written by the holder.
     owner: String,
+    has_concurrent_writers: bool,
 }
 
 /// How one run ended, as recorded.
@@ -58,7 +60,8 @@ fn chrono_duration(duration: Duration) -> chrono::Duration {
 impl Runner {
     pub fn new(ctx: Arc<JobContext>, registry: JobRegistry, config: JobsConfig, owner: String) -> Self {
         let pool = ctx.pool.clone();
-        Self { inner: Arc::new(Inner { pool, registry, ctx, config, owner }) }
+        let has_concurrent_writers = pool.get().map(|conn| conn.backend().has_concurrent_writers()).unwrap_or(false);
+        Self { inner: Arc::new(Inner { pool, registry, ctx, config, owner, has_concurrent_writers }) }
     }
 
     pub fn owner(&self) -> &str {
@@ -70,13 +73,22 @@ impl Runner {
     pub fn start(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let inner = self.inner.clone();
         tokio::spawn(async move {
+            let (recorder, records) = mpsc::unbounded_channel();
+            let recording = tokio::spawn(record_outcomes(inner.clone(), records));
             let mut loops = JoinSet::new();
             for (queue, concurrency) in inner.config.queues.clone() {
-                loops.spawn(run_queue(inner.clone(), queue, concurrency, shutdown.clone()));
+                loops.spawn(run_queue(inner.clone(), queue, concurrency, shutdown.clone(), recorder.clone()));
             }
             loops.spawn(keep_leases(inner.clone(), shutdown.clone()));
             loops.spawn(rescue_expired(inner.clone(), shutdown.clone()));
             while loops.join_next().await.is_some() {}
+            // Write every finished job's outcome before handing back the unfinished ones.
+            let (flushed, done) = oneshot::channel();
+            if recorder.send(Record::Flush(flushed)).is_ok() {
+                let _ = done.await;
+            }
+            drop(recorder);
+            let _ = recording.await;
             let released = blocking(&inner.pool, {
                 let owner = inner.owner.clone();
                 let now = inner.ctx.clock.now();
@@ -154,10 +166,34 @@ async fn claim(inner: &Arc<Inner>, queue: &str, limit: usize) -> Result<Vec<Clai
     blocking(&inner.pool, move |conn| db::jobs::claim(conn, &queue, &owner, limit, now, lease_until)).await
 }
 
-async fn run_queue(inner: Arc<Inner>, queue: String, concurrency: usize, shutdown: CancellationToken) {
+/// Runs one queue: up to `concurrency` jobs at once, claimed by `claimers` loops that share the slots.
+/// Each loop claims as many jobs as there are free slots, in one statement. PostgreSQL runs one loop
+/// per slot so that claims overlap; SQLite has a single writer, so one loop claiming in batches is faster.
+async fn run_queue(
+    inner: Arc<Inner>,
+    queue: String,
+    concurrency: usize,
+    shutdown: CancellationToken,
+    recorder: mpsc::UnboundedSender<Record>,
+) {
+    let claimers = if inner.has_concurrent_writers { concurrency } else { 1 };
+    tracing::info!(queue, concurrency, claimers, "queue started");
     let slots = Arc::new(Semaphore::new(concurrency));
+    let mut loops = JoinSet::new();
+    for _ in 0..claimers {
+        loops.spawn(claim_and_run(inner.clone(), queue.clone(), slots.clone(), shutdown.clone(), recorder.clone()));
+    }
+    while loops.join_next().await.is_some() {}
+}
+
+async fn claim_and_run(
+    inner: Arc<Inner>,
+    queue: String,
+    slots: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    recorder: mpsc::UnboundedSender<Record>,
+) {
     let mut running = JoinSet::new();
-    tracing::info!(queue, concurrency, "queue started");
     loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -173,7 +209,7 @@ async fn run_queue(inner: Arc<Inner>, queue: String, concurrency: usize, shutdow
         match claim(&inner, &queue, permits.len()).await {
             Ok(claimed) if !claimed.is_empty() => {
                 for (job, permit) in claimed.into_iter().zip(permits) {
-                    running.spawn(run_holding(inner.clone(), job, permit));
+                    running.spawn(run_holding(inner.clone(), job, permit, recorder.clone()));
                 }
             }
             Ok(_) => {
@@ -197,9 +233,17 @@ async fn run_queue(inner: Arc<Inner>, queue: String, concurrency: usize, shutdow
     }
 }
 
-async fn run_holding(inner: Arc<Inner>, job: ClaimedJob, permit: OwnedSemaphorePermit) {
-    execute(inner, job).await;
+async fn run_holding(
+    inner: Arc<Inner>,
+    job: ClaimedJob,
+    permit: OwnedSemaphorePermit,
+    recorder: mpsc::UnboundedSender<Record>,
+) {
+    let (_, write) = run_job(&inner, &job).await;
     drop(permit);
+    if recorder.send(Record::Outcome(job.id, write)).is_err() {
+        tracing::error!("the outcome recorder stopped; the rescuer will return this job");
+    }
 }
 
 async fn wait_or_stop(duration: Duration, shutdown: &CancellationToken) {
@@ -218,9 +262,8 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Runs one claimed job and records what happened.
-async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
-    let started = std::time::Instant::now();
+/// Runs one claimed job and decides what its row should say.
+async fn run_job(inner: &Arc<Inner>, job: &ClaimedJob) -> (Outcome, OutcomeWrite) {
     let result = match inner.registry.get(&job.kind) {
         None => Err(JobError::Permanent(format!("unknown job kind {:?}", job.kind))),
         Some(registered) => {
@@ -238,12 +281,15 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
             }
         }
     };
-    let elapsed_ms = started.elapsed().as_millis();
+    decide(&inner.config, job, result, inner.ctx.clock.now())
+}
+
+/// Runs one claimed job and records its outcome at once (drain).
+async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
+    let (outcome, write) = run_job(&inner, &job).await;
     let now = inner.ctx.clock.now();
-    let (outcome, write) = decide(&inner.config, &job, result, now);
     let recorded = blocking(&inner.pool, {
-        let id = job.id.clone();
-        let owner = inner.owner.clone();
+        let (id, owner) = (job.id.clone(), inner.owner.clone());
         move |conn| write.apply(conn, &id, &owner, now)
     })
     .await;
@@ -252,10 +298,7 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
             tracing::info!(job.id, job.kind, "job was cancelled or rescued while running; result not recorded");
             Outcome::Superseded
         }
-        Ok(_) => {
-            tracing::debug!(job.id, job.kind, attempt = job.attempt, elapsed_ms, ?outcome, "job finished");
-            outcome
-        }
+        Ok(_) => outcome,
         Err(error) => {
             // The lease will expire and the rescuer will hand the job out again.
             tracing::error!(job.id, job.kind, %error, "could not record the job outcome");
@@ -264,41 +307,77 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
     }
 }
 
-/// The row change that records an outcome.
-enum Write {
-    Complete,
-    RetryAt(NaiveDateTime, String),
-    Snooze(NaiveDateTime),
-    Discard(String),
+/// How long the recorder waits for more outcomes before writing a batch.
+const OUTCOME_LINGER: Duration = Duration::from_millis(2);
+
+/// A message to the recorder.
+enum Record {
+    Outcome(String, OutcomeWrite),
+    /// Answered once every outcome sent before it is written.
+    Flush(oneshot::Sender<()>),
 }
 
-impl Write {
-    fn apply(self, conn: &mut db::DbConn, id: &str, owner: &str, now: NaiveDateTime) -> db::QueryResult<usize> {
-        match self {
-            Write::Complete => db::jobs::complete(conn, id, owner, now),
-            Write::RetryAt(run_at, error) => db::jobs::retry_at(conn, id, owner, run_at, &error),
-            Write::Snooze(run_at) => db::jobs::snooze(conn, id, owner, run_at),
-            Write::Discard(error) => db::jobs::discard(conn, id, owner, now, &error),
+/// Writes outcomes sent by the workers, all that are waiting in one transaction, so a busy queue
+/// costs one write per batch instead of one per job. A job's lease is held until its outcome is written.
+async fn record_outcomes(inner: Arc<Inner>, mut records: mpsc::UnboundedReceiver<Record>) {
+    while let Some(first) = records.recv().await {
+        // Let outcomes finishing right now join this batch: one write for many jobs.
+        tokio::time::sleep(OUTCOME_LINGER).await;
+        let mut outcomes = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(record) = next.take() {
+            match record {
+                Record::Outcome(id, write) => outcomes.push((id, write)),
+                Record::Flush(done) => flushes.push(done),
+            }
+            if outcomes.len() < 1000 {
+                next = records.try_recv().ok();
+            }
+        }
+        if !outcomes.is_empty() {
+            let (owner, now, count) = (inner.owner.clone(), inner.ctx.clock.now(), outcomes.len());
+            let written =
+                blocking(&inner.pool, move |conn| db::jobs::apply_outcomes(conn, &owner, now, &outcomes)).await;
+            match written {
+                Ok(changed) if changed < count => {
+                    tracing::info!(superseded = count - changed, "jobs were cancelled or rescued while running")
+                }
+                Ok(_) => {}
+                // The leases will expire and the rescuer will hand these jobs out again.
+                Err(error) => tracing::error!(%error, count, "could not record job outcomes"),
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
         }
     }
 }
 
-fn decide(config: &JobsConfig, job: &ClaimedJob, result: Result<(), JobError>, now: NaiveDateTime) -> (Outcome, Write) {
+fn decide(
+    config: &JobsConfig,
+    job: &ClaimedJob,
+    result: Result<(), JobError>,
+    now: NaiveDateTime,
+) -> (Outcome, OutcomeWrite) {
     match result {
-        Ok(()) => (Outcome::Completed, Write::Complete),
+        Ok(()) => (Outcome::Completed, OutcomeWrite::Complete),
         Err(JobError::Retry(error)) if job.attempt < job.max_attempts => {
             let delay = retry_delay(job.attempt, config.retry_base, config.retry_max);
             tracing::warn!(job.id, job.kind, attempt = job.attempt, %error, ?delay, "job failed; will retry");
-            (Outcome::Retrying, Write::RetryAt(now + chrono_duration(delay), error))
+            (Outcome::Retrying, OutcomeWrite::RetryAt(now + chrono_duration(delay), error))
         }
         Err(JobError::Retry(error)) => {
             tracing::error!(job.id, job.kind, attempt = job.attempt, %error, "job failed on its last attempt");
-            (Outcome::Discarded, Write::Discard(format!("{error} (attempt {} of {})", job.attempt, job.max_attempts)))
+            (
+                Outcome::Discarded,
+                OutcomeWrite::Discard(format!("{error} (attempt {} of {})", job.attempt, job.max_attempts)),
+            )
         }
-        Err(JobError::Snooze(delay)) => (Outcome::Snoozed, Write::Snooze(now + chrono_duration(delay))),
+        Err(JobError::Snooze(delay)) => (Outcome::Snoozed, OutcomeWrite::Snooze(now + chrono_duration(delay))),
         Err(JobError::Permanent(error)) => {
             tracing::error!(job.id, job.kind, %error, "job failed permanently");
-            (Outcome::Discarded, Write::Discard(error))
+            (Outcome::Discarded, OutcomeWrite::Discard(error))
         }
     }
 }
@@ -378,7 +457,7 @@ mod tests {
         let now = chrono::Utc::now().naive_utc();
         let (outcome, write) = decide(&config(), &job(1, 3), Err(JobError::Retry("boom".into())), now);
         assert_eq!(outcome, Outcome::Retrying);
-        assert!(matches!(write, Write::RetryAt(at, _) if at > now));
+        assert!(matches!(write, OutcomeWrite::RetryAt(at, _) if at > now));
     }
 
     #[test]
@@ -395,6 +474,6 @@ mod tests {
         assert_eq!(outcome, Outcome::Discarded);
         let (outcome, write) = decide(&config(), &job(1, 20), Err(JobError::Snooze(Duration::from_secs(60))), now);
         assert_eq!(outcome, Outcome::Snoozed);
-        assert!(matches!(write, Write::Snooze(at) if at == now + chrono::Duration::seconds(60)));
+        assert!(matches!(write, OutcomeWrite::Snooze(at) if at == now + chrono::Duration::seconds(60)));
     }
 }

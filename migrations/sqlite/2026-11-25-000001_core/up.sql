@@ -133,7 +133,7 @@ CREATE TABLE jobs (
     finished_at TIMESTAMP
 );
 -- Workers look up due jobs per queue in priority order.
-CREATE INDEX jobs_claim ON jobs (queue, priority, run_at) WHERE state IN ('available', 'scheduled', 'retryable');
+CREATE INDEX jobs_claim ON jobs (queue, priority, run_at, id) WHERE state IN ('available', 'scheduled', 'retryable');
 -- A unique key blocks a second copy only while the first is still to run.
 CREATE UNIQUE INDEX jobs_unique_key ON jobs (unique_key)
     WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable');
