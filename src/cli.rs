@@ -54,7 +54,7 @@ pub fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Command::Migrate => migrate(config).await,
             Command::LoginLink => {
                 let pool = open_database(&config, true).await?;
-                let link = login_link(&config, &pool, &local_public_url(&config)).await?;
+                let link = login_link(&config, &pool, &local_public_url(&config)?).await?;
                 println!("{link}");
                 Ok(())
             }
@@ -88,12 +88,8 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn local_public_url(config: &Config) -> String {
-    config
-        .server
-        .public_url
-        .as_ref()
-        .map_or_else(|| format!("http://localhost:{}/", config.server.port), ToString::to_string)
+fn local_public_url(config: &Config) -> anyhow::Result<String> {
+    Ok(config.public_url_for_port(config.server.port).context("server.host does not form a URL")?.to_string())
 }
 
 /// Creates a one-time link that signs in the local owner.

@@ -254,6 +254,15 @@ impl Config {
         )
     }
 
+    /// The address people use: the configured public URL, else this machine at `port`.
+    pub fn public_url_for_port(&self, port: u16) -> Result<Url, url::ParseError> {
+        if let Some(url) = &self.server.public_url {
+            return Ok(url.clone());
+        }
+        let host = if self.server.host == "0.0.0.0" { "localhost" } else { self.server.host.as_str() };
+        Url::parse(&format!("http://{host}:{port}/"))
+    }
+
     pub fn is_admin_email(&self, email: &str) -> bool {
         self.security.admin_emails.iter().any(|admin| admin.eq_ignore_ascii_case(email))
     }

@@ -10,7 +10,6 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -45,13 +44,7 @@ impl Application {
         let listener = TcpListener::bind((config.server.host.as_str(), config.server.port))
             .with_context(|| format!("cannot listen on {}:{}", config.server.host, config.server.port))?;
         let port = listener.local_addr()?.port();
-        let public_url = match &config.server.public_url {
-            Some(url) => url.clone(),
-            None => {
-                let host = if config.server.host == "0.0.0.0" { "localhost" } else { config.server.host.as_str() };
-                Url::parse(&format!("http://{host}:{port}/")).context("the derived public URL is invalid")?
-            }
-        };
+        let public_url = config.public_url_for_port(port).context("server.host does not form a URL")?;
 
         let config = Arc::new(config);
         let leadership = Leadership::default();

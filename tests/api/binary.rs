@@ -102,7 +102,7 @@ fn migrate_login_link_and_jobs_work_from_the_command_line() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("run `emailgator migrate`"));
 
     assert!(run(&["migrate"]).contains("migrations are up to date"));
-    assert!(run(&["login-link"]).trim().starts_with("http://localhost:8080/auth/local?token="));
+    assert!(run(&["login-link"]).trim().starts_with("http://127.0.0.1:8080/auth/local?token="));
     let jobs = run(&["jobs"]);
     assert!(jobs.contains("queue") && jobs.contains("no recent failures"), "{jobs}");
 }
