@@ -80,7 +80,7 @@ impl Application {
                 .wrap(headers::security_headers())
                 .wrap(Compress::default())
                 .wrap(from_fn(metrics::track))
-                .wrap(tracing_actix())
+                .wrap(request_log())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
@@ -183,6 +183,6 @@ async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> 
 }
 
 /// Logs one line per request with its status and duration.
-fn tracing_actix() -> actix_web::middleware::Logger {
+fn request_log() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%r %s %Dms").log_target("emailgator::http")
 }

@@ -19,13 +19,7 @@ async fn the_dashboard_is_forbidden_to_non_admins() {
     assert_eq!(response.status(), 403);
     let token = app.csrf_token().await;
     let id = app.enqueue(&RecordRun { key: "x".into() });
-    let response = app
-        .client
-        .post(app.url(&format!("/admin/jobs/{id}/cancel")))
-        .form(&[("csrf", token.as_str())])
-        .send()
-        .await
-        .expect("post");
+    let response = app.post_form(&format!("/admin/jobs/{id}/cancel"), &[("csrf", token.as_str())]).await;
     assert_eq!(response.status(), 403);
     assert_eq!(app.job(&id).state, "available");
 }
@@ -64,13 +58,7 @@ async fn an_admin_retries_a_discarded_job_and_it_runs() {
     app.sign_in_as_owner().await;
     let token = app.csrf_token().await;
 
-    let response = app
-        .client
-        .post(app.url(&format!("/admin/jobs/{id}/retry")))
-        .form(&[("csrf", token.as_str())])
-        .send()
-        .await
-        .expect("post");
+    let response = app.post_form(&format!("/admin/jobs/{id}/retry"), &[("csrf", token.as_str())]).await;
 
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/admin/jobs?done=retried");
@@ -93,13 +81,7 @@ async fn an_admin_cancels_and_discards_waiting_jobs() {
     app.sign_in_as_owner().await;
     let token = app.csrf_token().await;
     for (id, action) in [(&cancel, "cancel"), (&discard, "discard")] {
-        let response = app
-            .client
-            .post(app.url(&format!("/admin/jobs/{id}/{action}")))
-            .form(&[("csrf", token.as_str())])
-            .send()
-            .await
-            .expect("post");
+        let response = app.post_form(&format!("/admin/jobs/{id}/{action}"), &[("csrf", token.as_str())]).await;
         assert_eq!(response.status(), 303);
     }
     assert_eq!(app.job(&cancel).state, "cancelled");
@@ -107,13 +89,7 @@ async fn an_admin_cancels_and_discards_waiting_jobs() {
     app.run_pending_jobs().await;
     assert_eq!(app.runs("cancel") + app.runs("discard"), 0, "neither runs");
 
-    let again = app
-        .client
-        .post(app.url(&format!("/admin/jobs/{cancel}/cancel")))
-        .form(&[("csrf", token.as_str())])
-        .send()
-        .await
-        .expect("post");
+    let again = app.post_form(&format!("/admin/jobs/{cancel}/cancel"), &[("csrf", token.as_str())]).await;
     assert_eq!(again.status(), 409, "a finished job cannot be cancelled");
 }
 
@@ -122,13 +98,7 @@ async fn a_stale_csrf_token_changes_nothing() {
     let app = TestApp::spawn().await;
     let id = app.enqueue(&RecordRun { key: "keep".into() });
     app.sign_in_as_owner().await;
-    let response = app
-        .client
-        .post(app.url(&format!("/admin/jobs/{id}/cancel")))
-        .form(&[("csrf", "token-from-an-old-session")])
-        .send()
-        .await
-        .expect("post");
+    let response = app.post_form(&format!("/admin/jobs/{id}/cancel"), &[("csrf", "token-from-an-old-session")]).await;
     assert_eq!(response.status(), 403);
     assert_eq!(app.job(&id).state, "available");
 }

@@ -33,7 +33,7 @@ async fn a_sign_in_link_works_once() {
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(home(&app).await.contains("Sign out"));
 
-    let again = app.client.post(app.url("/auth/local")).form(&[("token", token.as_str())]).send().await.expect("post");
+    let again = app.post_form("/auth/local", &[("token", token.as_str())]).await;
     assert_eq!(again.status(), 400);
     assert!(again.text().await.expect("body").contains("already been used"));
 }
@@ -42,8 +42,7 @@ async fn a_sign_in_link_works_once() {
 async fn an_expired_sign_in_link_is_refused() {
     let app = TestApp::spawn().await;
     let token = owner_token(&app, app.now() - chrono::Duration::minutes(16));
-    let response =
-        app.client.post(app.url("/auth/local")).form(&[("token", token.as_str())]).send().await.expect("post");
+    let response = app.post_form("/auth/local", &[("token", token.as_str())]).await;
     assert_eq!(response.status(), 400);
     assert!(response.text().await.expect("body").contains("expired"));
     assert!(!home(&app).await.contains("Sign out"));
@@ -96,13 +95,12 @@ async fn signing_out_needs_the_csrf_token_and_ends_the_session() {
     app.sign_in_as_owner().await;
     let token = app.csrf_token().await;
 
-    let forged = app.client.post(app.url("/auth/sign-out")).form(&[("csrf", "stale")]).send().await.expect("post");
+    let forged = app.post_form("/auth/sign-out", &[("csrf", "stale")]).await;
     assert_eq!(forged.status(), 403);
     assert!(forged.text().await.expect("body").contains("This form has expired"));
     assert!(home(&app).await.contains("Sign out"), "still signed in");
 
-    let response =
-        app.client.post(app.url("/auth/sign-out")).form(&[("csrf", token.as_str())]).send().await.expect("post");
+    let response = app.post_form("/auth/sign-out", &[("csrf", token.as_str())]).await;
     assert_eq!(response.status(), 303);
     assert!(!home(&app).await.contains("Sign out"));
     assert_eq!(session_count(&app), 0);

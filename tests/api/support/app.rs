@@ -178,6 +178,11 @@ impl TestApp {
         response
     }
 
+    /// Posts a form as the signed-in browser would.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(path)).form(fields).send().await.expect("post")
+    }
+
     /// The CSRF token the signed-in pages carry.
     pub async fn csrf_token(&self) -> String {
         let page = self.client.get(self.url("/")).send().await.expect("home").text().await.expect("body");
