@@ -99,8 +99,12 @@ async fn bench_jobs(
     .await??;
     let enqueue_seconds = enqueue_started.elapsed().as_secs_f64();
 
-    let ctx =
-        Arc::new(JobContext { pool: pool.clone(), config: Arc::new(config.clone()), clock: Arc::new(SystemClock) });
+    let ctx = Arc::new(JobContext {
+        pool: pool.clone(),
+        config: Arc::new(config.clone()),
+        clock: Arc::new(SystemClock),
+        mail: Default::default(),
+    });
     let runner = Runner::new(ctx, JobRegistry::default().with::<BenchNoop>(), config.jobs.clone(), "bench".into());
     let shutdown = CancellationToken::new();
     let started = Instant::now();

@@ -41,9 +41,25 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         failures: i64,
     },
+    /// Manage mailboxes from the server (operators only).
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
     /// Measure performance (see docs/PERFORMANCE.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCommand {
+    /// Add a Maildir folder (cur/, new/, tmp/) as a mailbox of the user with this address.
+    AddMaildir {
+        /// The user's email address (the user is created if new).
+        #[arg(long)]
+        user: String,
+        /// The Maildir folder on this server.
+        #[arg(long)]
+        path: PathBuf,
+    },
 }
 
 pub fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
@@ -59,6 +75,7 @@ pub fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Jobs { failures } => jobs(config, failures).await,
+            Command::Mailbox(MailboxCommand::AddMaildir { user, path }) => add_maildir(config, &user, path).await,
             Command::Bench(command) => crate::bench::run(command, config).await,
         }
     })
@@ -106,6 +123,24 @@ async fn login_link(config: &Config, pool: &db::DbPool, public_url: &str) -> any
     .await??;
     let base = public_url.trim_end_matches('/');
     Ok(format!("{base}/auth/local?token={token}"))
+}
+
+async fn add_maildir(config: Config, user: &str, path: PathBuf) -> anyhow::Result<()> {
+    let email = EmailAddress::parse(user)?;
+    let pool = open_database(&config, true).await?;
+    let mailbox = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut conn = pool.get()?;
+        let now = SystemClock.now();
+        crate::services::mailboxes::add_maildir(&mut conn, &email, &path, now).map_err(|error| match error {
+            crate::error::AppError::Invalid(fields) => {
+                anyhow::anyhow!(fields.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; "))
+            }
+            other => anyhow::Error::new(other),
+        })
+    })
+    .await??;
+    println!("mailbox {} ({}) is ready; it syncs at the next poll", mailbox.id, mailbox.address);
+    Ok(())
 }
 
 async fn jobs(config: Config, failures: i64) -> anyhow::Result<()> {

@@ -56,7 +56,7 @@ impl Application {
             leadership: leadership.clone(),
             public_url,
         };
-        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock });
+        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock, mail: Default::default() });
         let runner = Runner::new(ctx.clone(), registry, config.jobs.clone(), config.instance_id.clone());
         let shutdown = CancellationToken::new();
         let mut background = Vec::new();

@@ -38,6 +38,10 @@ pub struct Email {
     pub is_after_unsubscribe: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The provider's labels (Gmail label ids), space-separated.
+    pub labels: String,
+    /// What could not be read from the message, in plain words; the email is stored anyway.
+    pub parse_problems: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, email: &Email) -> QueryResult<()> {
@@ -54,5 +58,121 @@ pub fn count_by_category(conn: &mut DbConn, category_ids: &[String]) -> QueryRes
         .filter(emails::category_id.eq_any(category_ids))
         .group_by(emails::category_id)
         .select((emails::category_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// The fields an import fills in, written once, while the email is still `discovered`.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = emails, treat_none_as_null = true)]
+pub struct ImportedFields {
+    pub thread_id: Option<String>,
+    pub message_id_header: Option<String>,
+    pub from_name: Option<String>,
+    pub from_address: Option<String>,
+    pub to_addresses: String,
+    pub subject: String,
+    pub sent_at: Option<NaiveDateTime>,
+    pub received_at: Option<NaiveDateTime>,
+    pub snippet: String,
+    pub text_body: Option<String>,
+    pub sanitized_html: Option<String>,
+    pub raw_size: i64,
+    pub list_id: Option<String>,
+    pub list_unsubscribe_urls: String,
+    pub is_one_click: bool,
+    pub auth_result: Option<String>,
+    pub labels: String,
+    pub parse_problems: Option<String>,
+    pub state: String,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A new row for a message the provider reported, before its content is fetched.
+pub fn discovered(mailbox_id: &str, provider_message_id: &str, now: NaiveDateTime) -> Email {
+    Email {
+        id: super::new_id(),
+        mailbox_id: mailbox_id.to_owned(),
+        provider_message_id: provider_message_id.to_owned(),
+        thread_id: None,
+        message_id_header: None,
+        from_name: None,
+        from_address: None,
+        to_addresses: String::new(),
+        subject: String::new(),
+        sent_at: None,
+        received_at: None,
+        snippet: String::new(),
+        text_body: None,
+        sanitized_html: None,
+        raw_size: 0,
+        list_id: None,
+        list_unsubscribe_urls: "[]".into(),
+        is_one_click: false,
+        auth_result: None,
+        state: "discovered".into(),
+        category_id: None,
+        sort_source: None,
+        confidence: None,
+        summary: None,
+        archived_at: None,
+        trashed_at: None,
+        is_after_unsubscribe: false,
+        created_at: now,
+        updated_at: now,
+        labels: String::new(),
+        parse_problems: None,
+    }
+}
+
+/// Inserts a discovered email unless the mailbox already has that message; `true` when inserted.
+pub fn insert_if_new(conn: &mut DbConn, email: &Email) -> QueryResult<bool> {
+    // ON CONFLICT is not available through the multi-backend, so each backend runs the same statement.
+    let inserted = match conn {
+        DbConn::Pg(c) => diesel::insert_into(emails::table).values(email).on_conflict_do_nothing().execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(emails::table).values(email).on_conflict_do_nothing().execute(c)?,
+    };
+    Ok(inserted == 1)
+}
+
+pub fn find_by_provider_id(conn: &mut DbConn, mailbox_id: &str, provider_id: &str) -> QueryResult<Option<Email>> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::provider_message_id.eq(provider_id))
+        .select(Email::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Fills in an import; only a still-`discovered` email changes, so a second run changes nothing.
+pub fn store_import(
+    conn: &mut DbConn,
+    mailbox_id: &str,
+    provider_id: &str,
+    fields: &ImportedFields,
+) -> QueryResult<usize> {
+    diesel::update(
+        emails::table
+            .filter(emails::mailbox_id.eq(mailbox_id))
+            .filter(emails::provider_message_id.eq(provider_id))
+            .filter(emails::state.eq("discovered")),
+    )
+    .set(fields)
+    .execute(conn)
+}
+
+/// (state, count) of a mailbox's emails.
+pub fn count_by_state(conn: &mut DbConn, mailbox_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .group_by(emails::state)
+        .select((emails::state, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+pub fn list_for_mailbox(conn: &mut DbConn, mailbox_id: &str) -> QueryResult<Vec<Email>> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .order(emails::provider_message_id.asc())
+        .select(Email::as_select())
         .load(conn)
 }

@@ -26,6 +26,8 @@ pub struct Mailbox {
     pub backfill_days: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The folder of a Maildir mailbox; set only by an operator on the command line.
+    pub maildir_path: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, mailbox: &Mailbox) -> QueryResult<()> {
@@ -42,4 +44,52 @@ pub fn list_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Mailbo
         .order(mailboxes::address.asc())
         .select(Mailbox::as_select())
         .load(conn)
+}
+
+/// Mailboxes whose mail should be fetched now.
+pub fn list_active(conn: &mut DbConn) -> QueryResult<Vec<Mailbox>> {
+    mailboxes::table.filter(mailboxes::status.eq("active")).select(Mailbox::as_select()).load(conn)
+}
+
+pub fn find_by_address(conn: &mut DbConn, user_id: &str, address: &str) -> QueryResult<Option<Mailbox>> {
+    mailboxes::table
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(mailboxes::address.eq(address))
+        .select(Mailbox::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Records a sync: the new cursor (when the provider gave one), the time, and clears the last error.
+pub fn record_sync(conn: &mut DbConn, id: &str, cursor: Option<&str>, now: NaiveDateTime) -> QueryResult<usize> {
+    let target = mailboxes::table.find(id);
+    match cursor {
+        Some(cursor) => diesel::update(target)
+            .set((
+                mailboxes::sync_cursor.eq(cursor),
+                mailboxes::last_synced_at.eq(now),
+                mailboxes::last_error.eq(None::<String>),
+                mailboxes::updated_at.eq(now),
+            ))
+            .execute(conn),
+        None => diesel::update(target)
+            .set((
+                mailboxes::last_synced_at.eq(now),
+                mailboxes::last_error.eq(None::<String>),
+                mailboxes::updated_at.eq(now),
+            ))
+            .execute(conn),
+    }
+}
+
+pub fn record_error(conn: &mut DbConn, id: &str, error: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(mailboxes::table.find(id))
+        .set((mailboxes::last_error.eq(error), mailboxes::updated_at.eq(now)))
+        .execute(conn)
+}
+
+pub fn set_status(conn: &mut DbConn, id: &str, status: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(mailboxes::table.find(id))
+        .set((mailboxes::status.eq(status), mailboxes::updated_at.eq(now)))
+        .execute(conn)
 }

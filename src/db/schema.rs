@@ -53,6 +53,7 @@ diesel::table! {
         backfill_days -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        maildir_path -> Nullable<Text>,
     }
 }
 
@@ -101,6 +102,8 @@ diesel::table! {
         is_after_unsubscribe -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        labels -> Text,
+        parse_problems -> Nullable<Text>,
     }
 }
 

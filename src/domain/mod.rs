@@ -2,6 +2,7 @@
 
 mod email_address;
 mod job_state;
+pub mod mime;
 mod schedule;
 
 pub use email_address::{EmailAddress, InvalidEmailAddress};

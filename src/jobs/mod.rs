@@ -3,8 +3,11 @@
 
 pub mod backoff;
 pub mod cron;
+pub mod import_messages;
+pub mod poll;
 pub mod prune;
 pub mod runner;
+pub mod sync_mailbox;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,20 +19,25 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::clients::mail::MailProviders;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::jobs::JobRow;
 use crate::db::{DbConn, DbPool, QueryResult};
 use crate::domain::JobState;
 
+pub use import_messages::ImportMessages;
+pub use poll::Poll;
 pub use prune::PruneJobs;
 pub use runner::Runner;
+pub use sync_mailbox::SyncMailbox;
 
 /// What a job run needs from the application.
 pub struct JobContext {
     pub pool: DbPool,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
+    pub mail: MailProviders,
 }
 
 /// How a run failed; the runner decides what happens next from the variant alone.
@@ -138,7 +146,7 @@ pub struct JobRegistry {
 impl JobRegistry {
     /// The one list of job kinds the product runs.
     pub fn standard() -> Self {
-        Self::default().with::<PruneJobs>()
+        Self::default().with::<PruneJobs>().with::<Poll>().with::<SyncMailbox>().with::<ImportMessages>()
     }
 
     /// Adds a job kind (tests add their own).

@@ -3,4 +3,6 @@
 
 pub mod auth;
 pub mod dashboard;
+pub mod imports;
 pub mod jobs;
+pub mod mailboxes;

@@ -105,4 +105,20 @@ fn migrate_login_link_and_jobs_work_from_the_command_line() {
     assert!(run(&["login-link"]).trim().starts_with("http://127.0.0.1:8080/auth/local?token="));
     let jobs = run(&["jobs"]);
     assert!(jobs.contains("queue") && jobs.contains("no recent failures"), "{jobs}");
+
+    let maildir = db.dir.path().join("Maildir");
+    let not_yet = emailgator(db.dir.path())
+        .args(["mailbox", "add-maildir", "--user", "ann@example.com", "--path"])
+        .arg(db.dir.path())
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .expect("run");
+    assert!(!not_yet.status.success());
+    assert!(String::from_utf8_lossy(&not_yet.stderr).contains("is not a Maildir"));
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("maildir");
+    }
+    let path = maildir.to_string_lossy().into_owned();
+    let added = run(&["mailbox", "add-maildir", "--user", "ann@example.com", "--path", &path]);
+    assert!(added.contains("is ready"), "{added}");
 }

@@ -54,7 +54,12 @@ async fn crash_child_worker() {
     let db = TestDb::attach(url);
     let config = test_config(&db, &[("EMAILGATOR__JOBS__LEASE_SECS", "1")]);
     let pool = emailgator::startup::open_database(&config, false).await.expect("database");
-    let ctx = Arc::new(JobContext { pool, config: Arc::new(config.clone()), clock: Arc::new(SystemClock) });
+    let ctx = Arc::new(JobContext {
+        pool,
+        config: Arc::new(config.clone()),
+        clock: Arc::new(SystemClock),
+        mail: Default::default(),
+    });
     let runner = Runner::new(ctx, test_jobs::registry(), config.jobs.clone(), "crash-child".into());
     let _task = runner.start(tokio_util::sync::CancellationToken::new());
     // Runs until the parent kills this process.

@@ -11,6 +11,7 @@ mod jobs_concurrency;
 mod jobs_crash;
 mod jobs_queue;
 mod jobs_shutdown;
+mod mail_import;
 mod schema;
 mod sessions;
 mod web_shell;

@@ -207,6 +207,7 @@ async fn every_table_round_trips() {
         backfill_days: 7,
         created_at: at(11),
         updated_at: at(12),
+        maildir_path: Some("/srv/mail/ann".into()),
     };
     db::mailboxes::insert(conn, &mailbox).expect("insert mailbox");
     assert_eq!(db::mailboxes::find(conn, &mailbox.id).expect("find"), Some(mailbox.clone()));
@@ -255,6 +256,8 @@ async fn every_table_round_trips() {
         is_after_unsubscribe: true,
         created_at: at(19),
         updated_at: at(20),
+        labels: "INBOX CATEGORY_PROMOTIONS".into(),
+        parse_problems: Some("the Date header is not a date".into()),
     };
     db::emails::insert(conn, &email).expect("insert email");
     assert_eq!(db::emails::find(conn, &email.id).expect("find"), Some(email.clone()));

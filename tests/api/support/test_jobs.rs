@@ -88,6 +88,28 @@ pub fn unique_keys(conn: &mut DbConn, prefix: &str) -> Vec<String> {
     rows.into_iter().map(|r| r.unique_key).collect()
 }
 
+#[derive(QueryableByName)]
+struct Args {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    args: String,
+}
+
+/// Every provider id queued for import, duplicates included.
+pub fn import_job_ids(conn: &mut DbConn) -> Vec<String> {
+    let sql = "SELECT args FROM jobs WHERE kind = 'import_messages'";
+    let rows: Vec<Args> = match conn {
+        DbConn::Pg(c) => diesel::sql_query(sql).load(c),
+        DbConn::Sqlite(c) => diesel::sql_query(sql).load(c),
+    }
+    .expect("import jobs");
+    rows.iter()
+        .flat_map(|row| {
+            let job: emailgator::jobs::ImportMessages = serde_json::from_str(&row.args).expect("import args");
+            job.ids
+        })
+        .collect()
+}
+
 fn with_conn<T>(ctx: &JobContext, work: impl FnOnce(&mut DbConn) -> Result<T, JobError>) -> Result<T, JobError> {
     let mut conn = ctx.pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
     work(&mut conn)

@@ -1,0 +1,83 @@
+//! The `MailProvider` seam: list what is new since a cursor, fetch raw messages, archive, trash,
+//! untrash, send. Implementations: Maildir (here); Gmail joins with Google sign-in.
+
+pub mod maildir;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use futures_util::future::BoxFuture;
+
+/// What a provider reports as new.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewMessages {
+    /// Provider message ids, oldest first.
+    pub ids: Vec<String>,
+    /// Where the next sync starts; `None` when the provider keeps no cursor (Maildir).
+    pub cursor: Option<String>,
+}
+
+/// One message's raw bytes and what the provider knows about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchedMessage {
+    pub raw: Vec<u8>,
+    pub thread_id: Option<String>,
+    pub labels: Vec<String>,
+    pub received_at: Option<NaiveDateTime>,
+}
+
+/// Why a provider call failed, and so what the caller should do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailError {
+    #[error("the provider asks us to slow down for {retry_after:?}")]
+    RateLimited { retry_after: Duration },
+    #[error("access to the mailbox was revoked; it needs to be reconnected")]
+    TokenRevoked,
+    #[error("the sync position expired")]
+    CursorExpired,
+    #[error("the message {0} is no longer in the mailbox")]
+    MessageGone(String),
+    #[error("the provider answered {status}")]
+    Upstream { status: u16 },
+    #[error("the mailbox cannot be read: {0}")]
+    Storage(String),
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+impl MailError {
+    /// Whether trying again later can help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, MailError::RateLimited { .. } | MailError::Upstream { .. } | MailError::Storage(_))
+    }
+}
+
+/// A connected mailbox, whatever its kind.
+pub trait MailProvider: Send + Sync {
+    /// Message ids in the inbox that are new since `cursor`.
+    fn list_new<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<NewMessages, MailError>>;
+    /// One message, raw.
+    fn fetch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<FetchedMessage, MailError>>;
+    /// Takes messages out of the inbox, adding `label` where the provider has labels.
+    fn archive<'a>(&'a self, ids: &'a [String], label: Option<&'a str>) -> BoxFuture<'a, Result<(), MailError>>;
+    fn trash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>>;
+    fn untrash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>>;
+    /// Sends a message from this mailbox (mailto unsubscribes); returns the provider's id for it.
+    fn send<'a>(&'a self, raw: &'a [u8]) -> BoxFuture<'a, Result<String, MailError>>;
+}
+
+/// Opens the provider for a mailbox of a given kind.
+#[derive(Debug, Clone, Default)]
+pub struct MailProviders;
+
+impl MailProviders {
+    pub fn open(&self, kind: &str, maildir_path: Option<&str>) -> Result<Arc<dyn MailProvider>, MailError> {
+        match (kind, maildir_path) {
+            ("maildir", Some(path)) => Ok(Arc::new(maildir::Maildir::new(path))),
+            ("maildir", None) => Err(MailError::Storage("the Maildir mailbox has no folder".into())),
+            ("gmail", _) => Err(MailError::Unsupported("Gmail mailboxes are not supported by this version yet")),
+            _ => Err(MailError::Unsupported("unknown mailbox kind")),
+        }
+    }
+}

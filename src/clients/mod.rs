@@ -1,0 +1,3 @@
+//! Outside systems behind traits: each a seam with real implementations and a typed error.
+
+pub mod mail;

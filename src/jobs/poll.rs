@@ -1,0 +1,38 @@
+//! `poll` (cron, every 2 minutes by default): asks every active mailbox to sync, one job each; a
+//! mailbox whose sync is still waiting or running is not asked twice.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{EnqueueOptions, Job, JobContext, JobError, SyncMailbox, enqueue};
+use crate::db;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Poll {}
+
+impl Job for Poll {
+    const KIND: &'static str = "poll";
+    const QUEUE: &'static str = "maintenance";
+    const MAX_ATTEMPTS: i64 = 3;
+    const TIMEOUT: Option<Duration> = Some(Duration::from_secs(60));
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let (pool, now) = (ctx.pool.clone(), ctx.clock.now());
+        tokio::task::spawn_blocking(move || -> Result<(), JobError> {
+            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+            let mailboxes = db::mailboxes::list_active(&mut conn)?;
+            let mut asked = 0;
+            for mailbox in mailboxes {
+                let job = SyncMailbox { mailbox_id: mailbox.id.clone() };
+                let options =
+                    EnqueueOptions { unique_key: Some(SyncMailbox::unique_key(&mailbox.id)), ..Default::default() };
+                asked += usize::from(enqueue(&mut conn, &job, options, now)?.is_some());
+            }
+            tracing::debug!(asked, "poll asked mailboxes to sync");
+            Ok(())
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?
+    }
+}

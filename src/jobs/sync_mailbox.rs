@@ -1,0 +1,79 @@
+//! `sync_mailbox`: asks the mailbox's provider what is new and records it, with the import jobs, in
+//! one transaction (`services::imports::record_new_messages`).
+
+use serde::{Deserialize, Serialize};
+
+use super::{Job, JobContext, JobError};
+use crate::clients::mail::MailError;
+use crate::db;
+use crate::services::imports;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncMailbox {
+    pub mailbox_id: String,
+}
+
+impl SyncMailbox {
+    /// One sync per mailbox waits or runs at a time.
+    pub fn unique_key(mailbox_id: &str) -> String {
+        format!("sync:{mailbox_id}")
+    }
+}
+
+impl Job for SyncMailbox {
+    const KIND: &'static str = "sync_mailbox";
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let (pool, id) = (ctx.pool.clone(), self.mailbox_id.clone());
+        let mailbox = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+            Ok::<_, JobError>(db::mailboxes::find(&mut conn, &id)?)
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let Some(mailbox) = mailbox.filter(|m| m.status == "active") else {
+            // Removed, paused or waiting for a reconnect: nothing to do, and nothing to retry.
+            return Ok(());
+        };
+        let provider = match ctx.mail.open(&mailbox.kind, mailbox.maildir_path.as_deref()) {
+            Ok(provider) => provider,
+            Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
+        };
+        let found = match provider.list_new(mailbox.sync_cursor.as_deref()).await {
+            Ok(found) => found,
+            Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
+        };
+        let (pool, now, id) = (ctx.pool.clone(), ctx.clock.now(), mailbox.id.clone());
+        let new = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+            imports::record_new_messages(&mut conn, &id, &found, now).map_err(|e| JobError::Retry(e.to_string()))
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))??;
+        tracing::info!(mailbox_id = mailbox.id, new, "mailbox synced");
+        Ok(())
+    }
+}
+
+/// Records a provider failure on the mailbox (shown on the dashboard) and decides what the job does.
+pub(super) async fn record_failure(ctx: &JobContext, mailbox_id: &str, error: MailError) -> JobError {
+    let (pool, now, id, message) = (ctx.pool.clone(), ctx.clock.now(), mailbox_id.to_owned(), error.to_string());
+    let is_revoked = error == MailError::TokenRevoked;
+    let recorded = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let mut conn = pool.get().map_err(|e| e.to_string())?;
+        db::mailboxes::record_error(&mut conn, &id, &message, now).map_err(|e| e.to_string())?;
+        if is_revoked {
+            db::mailboxes::set_status(&mut conn, &id, "needs_reconnect", now).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Ok(Err(problem)) | Err(problem) = recorded.map_err(|e| e.to_string()) {
+        tracing::error!(mailbox_id, %problem, "could not record the mailbox error");
+    }
+    match error {
+        MailError::RateLimited { retry_after } => JobError::Snooze(retry_after),
+        error if error.is_transient() => JobError::Retry(error.to_string()),
+        error => JobError::Permanent(error.to_string()),
+    }
+}

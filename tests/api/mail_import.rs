@@ -1,0 +1,192 @@
+//! Maildir mailboxes through the import pipeline: poll → sync_mailbox → import_messages. Every
+//! message is recorded once, imported once, and never dropped, even when it cannot be read.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use emailgator::clients::mail::NewMessages;
+use emailgator::db;
+use emailgator::domain::EmailAddress;
+use emailgator::jobs::{EnqueueOptions, Poll, SyncMailbox};
+use emailgator::services::{imports, mailboxes};
+
+use crate::support::{TestApp, TestDb};
+
+fn new_maildir(dir: &Path) {
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).expect("maildir folders");
+    }
+}
+
+fn deliver(dir: &Path, n: usize) -> String {
+    let name = format!("17000{n:05}.M{n}P1.mail.example");
+    let message = format!(
+        "From: \"Shop {n}\" <news{n}@shop.example>\r\nTo: owner@localhost\r\nSubject: Offer number {n}\r\n\
+         Date: Tue, 24 Nov 2026 10:{:02}:00 +0100\r\nMessage-ID: <m{n}@shop.example>\r\n\
+         List-Id: Shop News <news.shop.example>\r\n\
+         List-Unsubscribe: <https://shop.example/u/{n}>, <mailto:leave@shop.example>\r\n\
+         List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nHello, this is offer {n}.\r\n",
+        n % 60
+    );
+    std::fs::write(dir.join("new").join(&name), message).expect("deliver");
+    name
+}
+
+fn add_mailbox(app: &TestApp, dir: &Path) -> db::mailboxes::Mailbox {
+    let owner = EmailAddress::parse("owner@localhost").expect("email");
+    mailboxes::add_maildir(&mut app.conn(), &owner, dir, app.now()).expect("add maildir")
+}
+
+fn states(app: &TestApp, mailbox_id: &str) -> Vec<(String, i64)> {
+    db::emails::count_by_state(&mut app.conn(), mailbox_id).expect("count")
+}
+
+#[tokio::test]
+async fn a_maildir_is_polled_synced_and_imported_exactly_once() {
+    let app = TestApp::spawn().await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    for n in 0..120 {
+        deliver(maildir.path(), n);
+    }
+    let mailbox = add_mailbox(&app, maildir.path());
+
+    app.enqueue(&Poll {});
+    let report = app.run_pending_jobs().await;
+
+    assert_eq!(report.completed, 1 + 1 + 3, "poll, one sync, three import batches of up to 50");
+    assert_eq!(states(&app, &mailbox.id), [("imported".to_owned(), 120)]);
+    let email = db::emails::find_by_provider_id(&mut app.conn(), &mailbox.id, "1700000007.M7P1.mail.example")
+        .expect("query")
+        .expect("imported");
+    assert_eq!(email.subject, "Offer number 7");
+    assert_eq!(email.from_name.as_deref(), Some("Shop 7"));
+    assert_eq!(email.from_address.as_deref(), Some("news7@shop.example"));
+    assert_eq!(email.list_id.as_deref(), Some("news.shop.example"));
+    assert!(email.is_one_click);
+    assert!(email.list_unsubscribe_urls.contains("https://shop.example/u/7"));
+    assert_eq!(email.sent_at.map(|t| t.to_string()), Some("2026-11-24 09:07:00".to_owned()), "Date in UTC");
+    assert!(email.text_body.as_deref().is_some_and(|t| t.contains("offer 7")));
+    assert!(email.parse_problems.is_none());
+
+    // Polling again finds nothing new; a new delivery is imported once.
+    app.enqueue(&Poll {});
+    app.run_pending_jobs().await;
+    assert_eq!(states(&app, &mailbox.id), [("imported".to_owned(), 120)]);
+    deliver(maildir.path(), 500);
+    app.enqueue(&Poll {});
+    app.run_pending_jobs().await;
+    assert_eq!(states(&app, &mailbox.id), [("imported".to_owned(), 121)]);
+    let synced = db::mailboxes::find(&mut app.conn(), &mailbox.id).expect("q").expect("mailbox");
+    assert!(synced.last_synced_at.is_some() && synced.last_error.is_none());
+}
+
+#[tokio::test]
+async fn two_instances_syncing_one_mailbox_at_once_import_each_message_once() {
+    let db = Arc::new(TestDb::new());
+    let first = TestApp::spawn_on(db.clone(), &[]).await;
+    let second = TestApp::spawn_on(db.clone(), &[]).await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    for n in 0..200 {
+        deliver(maildir.path(), n);
+    }
+    let mailbox = add_mailbox(&first, maildir.path());
+    // Two syncs of the same mailbox, as two instances would run them, without the unique key.
+    for app in [&first, &second] {
+        app.enqueue_with(&SyncMailbox { mailbox_id: mailbox.id.clone() }, EnqueueOptions::default());
+    }
+
+    tokio::join!(first.run_pending_jobs(), second.run_pending_jobs());
+    first.run_pending_jobs().await;
+
+    assert_eq!(states(&first, &mailbox.id), [("imported".to_owned(), 200)]);
+    let queued: usize = crate::support::test_jobs::import_job_ids(&mut first.conn()).len();
+    assert_eq!(queued, 200, "every message was queued for import exactly once");
+}
+
+#[tokio::test]
+async fn a_message_that_cannot_be_parsed_is_stored_with_a_note() {
+    let app = TestApp::spawn().await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    std::fs::write(maildir.path().join("new").join("1.garbage.host"), [0xff, 0x00, 0xfe, 0x13, 0x37]).expect("write");
+    let mailbox = add_mailbox(&app, maildir.path());
+
+    app.enqueue(&SyncMailbox { mailbox_id: mailbox.id.clone() });
+    app.run_pending_jobs().await;
+
+    let email = db::emails::find_by_provider_id(&mut app.conn(), &mailbox.id, "1.garbage.host")
+        .expect("query")
+        .expect("stored, not dropped");
+    assert_eq!(email.state, "imported");
+    assert_eq!(email.raw_size, 5);
+    assert!(email.parse_problems.is_some(), "{email:?}");
+}
+
+#[tokio::test]
+async fn a_message_removed_before_its_import_is_stored_with_a_note() {
+    let app = TestApp::spawn().await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    let name = deliver(maildir.path(), 1);
+    let mailbox = add_mailbox(&app, maildir.path());
+    let found = NewMessages { ids: vec![name.clone()], cursor: None };
+    let new = imports::record_new_messages(&mut app.conn(), &mailbox.id, &found, app.now()).expect("record");
+    assert_eq!(new, 1);
+    std::fs::remove_file(maildir.path().join("new").join(&name)).expect("take the message away");
+
+    app.run_pending_jobs().await;
+
+    let email = db::emails::find_by_provider_id(&mut app.conn(), &mailbox.id, &name).expect("q").expect("kept");
+    assert_eq!(email.state, "imported");
+    assert!(email.parse_problems.as_deref().is_some_and(|p| p.contains("no longer in the mailbox")), "{email:?}");
+}
+
+#[tokio::test]
+async fn poll_skips_mailboxes_that_are_not_active() {
+    let app = TestApp::spawn().await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    deliver(maildir.path(), 1);
+    let mailbox = add_mailbox(&app, maildir.path());
+    db::mailboxes::set_status(&mut app.conn(), &mailbox.id, "needs_reconnect", app.now()).expect("status");
+
+    app.enqueue(&Poll {});
+    let report = app.run_pending_jobs().await;
+
+    assert_eq!(report.completed, 1, "only the poll ran");
+    assert!(states(&app, &mailbox.id).is_empty());
+}
+
+#[tokio::test]
+async fn a_vanished_maildir_is_reported_on_the_mailbox_and_retried() {
+    let app = TestApp::spawn().await;
+    app.expect_failed_jobs();
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    let mailbox = add_mailbox(&app, maildir.path());
+    std::fs::remove_dir_all(maildir.path()).expect("remove");
+
+    let id = app.enqueue(&SyncMailbox { mailbox_id: mailbox.id.clone() });
+    app.run_pending_jobs().await;
+
+    let job = app.job(&id);
+    assert_eq!(job.state, "retryable");
+    let mailbox = db::mailboxes::find(&mut app.conn(), &mailbox.id).expect("q").expect("mailbox");
+    assert!(mailbox.last_error.as_deref().is_some_and(|e| e.starts_with("the mailbox cannot be read")), "{mailbox:?}");
+}
+
+#[test]
+fn a_folder_that_is_not_a_maildir_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = TestDb::new();
+    let config = crate::support::app::test_config(&db, &[]);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let pool = runtime.block_on(emailgator::startup::open_database(&config, true)).expect("db");
+    let owner = EmailAddress::parse("owner@localhost").expect("email");
+    let error =
+        mailboxes::add_maildir(&mut pool.get().expect("conn"), &owner, dir.path(), chrono::Utc::now().naive_utc())
+            .expect_err("refused");
+    assert!(format!("{error:?}").contains("is not a Maildir"), "{error:?}");
+}
