@@ -31,6 +31,14 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Import throughput from a Maildir of varied generated messages (parse, store), AI off.
+    Import {
+        #[arg(long, default_value_t = 5_000)]
+        count: usize,
+        /// The database to use; a fresh temporary SQLite file when omitted.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Start-to-healthy time and idle resident memory of `emailgator serve`.
     Serve {
         #[arg(long, default_value_t = 5)]
@@ -58,6 +66,7 @@ impl Job for BenchNoop {
 pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
     match command {
         BenchCommand::Jobs { count, workers, database_url } => bench_jobs(config, count, workers, database_url).await,
+        BenchCommand::Import { count, database_url } => bench_import(config, count, database_url).await,
         BenchCommand::Serve { runs } => tokio::task::spawn_blocking(move || bench_serve(runs)).await?,
     }
 }
@@ -133,6 +142,106 @@ async fn bench_jobs(
         count as f64 / enqueue_seconds
     );
     Ok(())
+}
+
+async fn bench_import(mut config: Config, count: usize, database_url: Option<String>) -> anyhow::Result<()> {
+    let temp = tempfile_dir()?;
+    let url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", temp.display()));
+    config.database.url = url.into();
+    config.jobs.poll_interval = Duration::from_millis(5);
+    let pool = crate::startup::open_database(&config, true).await?;
+    let maildir = temp.join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub))?;
+    }
+    for n in 0..count {
+        std::fs::write(maildir.join("new").join(format!("{:010}.M{n}.bench", 1_700_000_000 + n)), sample_message(n))?;
+    }
+    let owner = crate::domain::EmailAddress::parse(&format!("bench-{}@localhost", uuid::Uuid::new_v4().simple()))?;
+    let mailbox = {
+        let mut conn = pool.get()?;
+        crate::services::mailboxes::add_maildir(&mut conn, &owner, &maildir, SystemClock.now())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+    };
+    let ctx = Arc::new(JobContext {
+        pool: pool.clone(),
+        config: Arc::new(config.clone()),
+        clock: Arc::new(SystemClock),
+        mail: Default::default(),
+    });
+    let runner = Runner::new(ctx, JobRegistry::standard(), config.jobs.clone(), "bench".into());
+    let started = Instant::now();
+    {
+        let mut conn = pool.get()?;
+        let job = crate::jobs::SyncMailbox { mailbox_id: mailbox.id.clone() };
+        crate::jobs::enqueue(&mut conn, &job, EnqueueOptions::default(), SystemClock.now())?;
+    }
+    let shutdown = CancellationToken::new();
+    let task = runner.start(shutdown.clone());
+    let target = i64::try_from(count)?;
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (pool, id) = (pool.clone(), mailbox.id.clone());
+        let states = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            Ok(db::emails::count_by_state(&mut *pool.get()?, &id)?)
+        })
+        .await??;
+        let imported = states.iter().find(|(state, _)| state == "imported").map_or(0, |(_, n)| *n);
+        if imported >= target {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "import did not finish: {states:?}");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    shutdown.cancel();
+    task.await?;
+    let bytes: u64 =
+        std::fs::read_dir(maildir.join("new"))?.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+    println!(
+        "bench import: backend={:?} messages={count} ({:.1} MiB) seconds={seconds:.2} throughput={:.0} messages/s",
+        pool.get()?.backend(),
+        bytes as f64 / 1_048_576.0,
+        count as f64 / seconds
+    );
+    std::fs::remove_dir_all(&temp).ok();
+    Ok(())
+}
+
+/// A message of one of several kinds (plain, HTML newsletter with list headers, non-English,
+/// multipart with an attachment, malformed), so parsing cost resembles a real inbox.
+fn sample_message(n: usize) -> String {
+    let date = format!("Date: Tue, 24 Nov 2026 {:02}:{:02}:00 +0100\r\n", n % 24, n % 60);
+    let id = format!("Message-ID: <bench-{n}@example.com>\r\n");
+    match n % 5 {
+        0 => format!(
+            "From: Ann Example <ann@example.com>\r\nTo: bench@localhost\r\nSubject: Lunch on Friday? ({n})\r\n{date}{id}\r\n\
+             Hi,\r\n\r\nAre you free for lunch on Friday? The new place by the station opened.\r\n\r\n-- \r\nAnn\r\n"
+        ),
+        1 => format!(
+            "From: \"Shop News\" <news@shop.example>\r\nTo: bench@localhost\r\nSubject: Weekly deals #{n}\r\n{date}{id}\
+             List-Id: Shop News <news.shop.example>\r\nList-Unsubscribe: <https://shop.example/u/{n}>, <mailto:u@shop.example>\r\n\
+             List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/alternative; boundary=\"b{n}\"\r\n\r\n--b{n}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+             This week: 20% off shoes, free delivery over 50 EUR.\r\n--b{n}\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+             <html><body><table><tr><td><h1>Weekly deals</h1><p>This week: <b>20% off</b> shoes.</p>\
+             <img src=\"https://shop.example/pixel/{n}.gif\"><a href=\"https://shop.example/d\">Shop now</a>\
+             </td></tr></table></body></html>\r\n--b{n}--\r\n"
+        ),
+        2 => format!(
+            "From: =?UTF-8?B?w4lsb2TDqWU=?= <elodie@exemple.fr>\r\nTo: bench@localhost\r\n\
+             Subject: =?ISO-8859-1?Q?R=E9servation_confirm=E9e?= {n}\r\n{date}{id}MIME-Version: 1.0\r\n\
+             Content-Type: text/plain; charset=ISO-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+             Votre r=E9servation pour le 12 d=E9cembre est confirm=E9e. Merci !\r\n"
+        ),
+        3 => format!(
+            "From: Billing <billing@saas.example>\r\nTo: bench@localhost\r\nSubject: Your receipt {n}\r\n{date}{id}\
+             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m{n}\"\r\n\r\n--m{n}\r\n\
+             Content-Type: text/plain\r\n\r\nThanks for your payment of 12.00 USD.\r\n--m{n}\r\n\
+             Content-Type: application/pdf; name=receipt.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+             JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFI+PgpzdHJlYW0K\r\n--m{n}--\r\n"
+        ),
+        _ => format!("Subject broken {n}\r\nno colon here\r\n\x01\x02 garbage {n}\r\n"),
+    }
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

@@ -13,6 +13,15 @@ use crate::jobs::JobRegistry;
 use crate::services::auth;
 use crate::startup::{Application, open_database};
 
+/// Prints a line for the operator. Unlike `println!` it does not panic when stdout is closed
+/// (`emailgator serve | head -1`, a detached terminal): the server must keep running.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "emailgator", version, about = "Self-hostable AI email sorter")]
 pub struct Cli {
@@ -71,7 +80,7 @@ pub fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Command::LoginLink => {
                 let pool = open_database(&config, true).await?;
                 let link = login_link(&config, &pool, &local_public_url(&config)?).await?;
-                println!("{link}");
+                say!("{link}");
                 Ok(())
             }
             Command::Jobs { failures } => jobs(config, failures).await,
@@ -89,19 +98,19 @@ async fn serve(mut config: Config, is_migrate_skipped: bool) -> anyhow::Result<(
     let app = Application::build(config.clone(), JobRegistry::standard()).await?;
     if !is_google_configured {
         let link = login_link(&config, &app.state().pool, app.state().public_url.as_str()).await?;
-        println!("EmailGator is running at {}", app.state().public_url);
-        println!(
+        say!("EmailGator is running at {}", app.state().public_url);
+        say!(
             "Sign in as the owner with this one-time link (valid {} minutes):",
             config.local.login_link_ttl.as_secs() / 60
         );
-        println!("  {link}");
+        say!("  {link}");
     }
     app.run_until_stopped().await
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
     open_database(&config, true).await?;
-    println!("migrations are up to date ({})", config.redacted_database_url());
+    say!("migrations are up to date ({})", config.redacted_database_url());
     Ok(())
 }
 
@@ -139,7 +148,7 @@ async fn add_maildir(config: Config, user: &str, path: PathBuf) -> anyhow::Resul
         })
     })
     .await??;
-    println!("mailbox {} ({}) is ready; it syncs at the next poll", mailbox.id, mailbox.address);
+    say!("mailbox {} ({}) is ready; it syncs at the next poll", mailbox.id, mailbox.address);
     Ok(())
 }
 
@@ -150,7 +159,7 @@ async fn jobs(config: Config, failures: i64) -> anyhow::Result<()> {
         Ok((db::jobs::count_by_queue_and_state(&mut conn)?, db::jobs::list_recent_failures(&mut conn, failures)?))
     })
     .await??;
-    println!("{:<16} {}", "queue", JobState::ALL.map(|s| format!("{:>10}", s.as_str())).join(" "));
+    say!("{:<16} {}", "queue", JobState::ALL.map(|s| format!("{:>10}", s.as_str())).join(" "));
     let mut queues: Vec<&String> = counts.iter().map(|(q, _, _)| q).collect();
     queues.dedup();
     for queue in queues {
@@ -158,14 +167,14 @@ async fn jobs(config: Config, failures: i64) -> anyhow::Result<()> {
             let n = counts.iter().find(|(q, s, _)| q == queue && s == state.as_str()).map_or(0, |(_, _, n)| *n);
             format!("{n:>10}")
         });
-        println!("{queue:<16} {}", row.join(" "));
+        say!("{queue:<16} {}", row.join(" "));
     }
-    println!();
+    say!();
     if failed.is_empty() {
-        println!("no recent failures");
+        say!("no recent failures");
     }
     for job in failed {
-        println!(
+        say!(
             "{} {} {} attempt {}/{}: {}",
             job.id,
             job.kind,

@@ -20,6 +20,8 @@ use crate::state::AppState;
 use crate::web::{csrf, headers, metrics, routes};
 
 pub struct Application {
+    /// Installed before anything starts, so a SIGTERM at any moment stops gracefully.
+    stop_signal: StopSignal,
     port: u16,
     server: actix_web::dev::Server,
     state: AppState,
@@ -38,6 +40,7 @@ impl Application {
         registry: JobRegistry,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        let stop_signal = StopSignal::install()?;
         tracing::info!(settings = config.redacted_summary(), "starting EmailGator");
         let pool = open_database(&config, config.database.is_migrate_on_start).await?;
 
@@ -90,7 +93,7 @@ impl Application {
         .run();
 
         tracing::info!(port, public_url = %state.public_url, "listening");
-        Ok(Self { port, server, state, runner, shutdown, background })
+        Ok(Self { stop_signal, port, server, state, runner, shutdown, background })
     }
 
     pub fn port(&self) -> u16 {
@@ -112,12 +115,12 @@ impl Application {
 
     /// Serves until SIGTERM, Ctrl-C or the shutdown token; then stops taking requests and jobs, lets
     /// running work finish within the grace period, and releases what is left.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         tokio::select! {
             _ = self.shutdown.cancelled() => {}
-            _ = terminate_signal() => tracing::info!("shutdown requested"),
+            _ = self.stop_signal.received() => tracing::info!("shutdown requested"),
         }
         self.shutdown.cancel();
         handle.stop(true).await;
@@ -157,23 +160,31 @@ pub async fn open_database(config: &Config, is_migrating: bool) -> anyhow::Resul
     .await?
 }
 
-async fn terminate_signal() {
+/// SIGTERM or Ctrl-C, listened for from the moment it is installed.
+struct StopSignal {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                return std::future::pending().await;
-            }
-        };
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("cannot listen for SIGTERM")?;
+            Ok(Self { term })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn received(&mut self) {
+        #[cfg(unix)]
         tokio::select! {
-            _ = term.recv() => {}
+            _ = self.term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
+        #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -36,24 +36,22 @@ impl Job for ImportMessages {
             Ok(provider) => provider,
             Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
         };
-        let mut imported = 0;
+        let mut fetched = Vec::with_capacity(self.ids.len());
         for provider_id in &self.ids {
-            let fetched = match provider.fetch(provider_id).await {
-                Ok(message) => Fetched::Message(message),
-                Err(MailError::MessageGone(_)) => Fetched::Gone,
+            match provider.fetch(provider_id).await {
+                Ok(message) => fetched.push((provider_id.clone(), Fetched::Message(message))),
+                Err(MailError::MessageGone(_)) => fetched.push((provider_id.clone(), Fetched::Gone)),
                 Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
-            };
-            let (pool, now, mailbox_id, provider_id) =
-                (ctx.pool.clone(), ctx.clock.now(), mailbox.id.clone(), provider_id.clone());
-            let stored = tokio::task::spawn_blocking(move || {
-                let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-                imports::store_import(&mut conn, &mailbox_id, &provider_id, fetched, now)
-                    .map_err(|e| JobError::Retry(e.to_string()))
-            })
-            .await
-            .map_err(|e| JobError::Retry(e.to_string()))??;
-            imported += usize::from(stored);
+            }
         }
+        // Parsing is CPU work: it runs on the blocking pool with the store, in one transaction.
+        let (pool, now, mailbox_id) = (ctx.pool.clone(), ctx.clock.now(), mailbox.id.clone());
+        let imported = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+            imports::store_imports(&mut conn, &mailbox_id, fetched, now).map_err(|e| JobError::Retry(e.to_string()))
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))??;
         tracing::info!(mailbox_id = mailbox.id, imported, batch = self.ids.len(), "messages imported");
         Ok(())
     }

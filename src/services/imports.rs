@@ -46,22 +46,34 @@ pub enum Fetched {
     Gone,
 }
 
-/// Stores one fetched message; returns whether the email changed (false when it was imported before).
-pub fn store_import(
+/// Parses and stores a batch of fetched messages in one transaction; returns how many emails changed
+/// (a message imported before is left as it is).
+pub fn store_imports(
     conn: &mut DbConn,
     mailbox_id: &str,
-    provider_id: &str,
-    fetched: Fetched,
+    fetched: Vec<(String, Fetched)>,
     now: NaiveDateTime,
-) -> Result<bool, AppError> {
-    let fields = match fetched {
-        Fetched::Message(message) => imported_fields(mime::parse(&message.raw), &message, now),
-        Fetched::Gone => ImportedFields {
-            parse_problems: Some("the message was no longer in the mailbox when it was imported".into()),
-            ..imported_fields(ParsedEmail::default(), &FetchedMessage::default(), now)
-        },
-    };
-    Ok(db::emails::store_import(conn, mailbox_id, provider_id, &fields)? == 1)
+) -> Result<usize, AppError> {
+    let parsed: Vec<(String, ImportedFields)> = fetched
+        .into_iter()
+        .map(|(provider_id, fetched)| {
+            let fields = match fetched {
+                Fetched::Message(message) => imported_fields(mime::parse(&message.raw), &message, now),
+                Fetched::Gone => ImportedFields {
+                    parse_problems: Some("the message was no longer in the mailbox when it was imported".into()),
+                    ..imported_fields(ParsedEmail::default(), &FetchedMessage::default(), now)
+                },
+            };
+            (provider_id, fields)
+        })
+        .collect();
+    db::transaction(conn, |conn| {
+        let mut changed = 0;
+        for (provider_id, fields) in &parsed {
+            changed += db::emails::store_import(conn, mailbox_id, provider_id, fields)?;
+        }
+        Ok(changed)
+    })
 }
 
 fn imported_fields(parsed: ParsedEmail, message: &FetchedMessage, now: NaiveDateTime) -> ImportedFields {

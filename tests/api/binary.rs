@@ -9,10 +9,6 @@ use crate::support::TestDb;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_emailgator");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 /// The binary with a clean environment, so nothing from the developer's shell leaks in.
 fn emailgator(dir: &std::path::Path) -> Command {
     let mut command = Command::new(BINARY);
@@ -23,9 +19,9 @@ fn emailgator(dir: &std::path::Path) -> Command {
 #[tokio::test]
 async fn serve_with_no_settings_runs_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
-    let port = free_port();
+    // Port 0: the binary binds a free port itself, so no other test can take it in between.
     let mut child = emailgator(dir.path())
-        .env("PORT", port.to_string())
+        .env("PORT", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -41,7 +37,12 @@ async fn serve_with_no_settings_runs_and_stops_cleanly_on_sigterm() {
     .await
     .expect("read stdout")
     .expect("a sign-in link is printed");
-    assert!(link.starts_with(&format!("http://127.0.0.1:{port}/auth/local?token=")), "{link}");
+    let port: u16 = link
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("the link names this machine and its port: {link}"));
+    assert!(link.contains("/auth/local?token="), "{link}");
 
     let health = reqwest::get(format!("http://127.0.0.1:{port}/health")).await.expect("health");
     assert_eq!(health.status(), 200);
@@ -62,6 +63,28 @@ async fn serve_with_no_settings_runs_and_stops_cleanly_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(exit.success(), "a clean exit after SIGTERM: {exit:?}");
+}
+
+#[tokio::test]
+async fn serve_with_its_output_closed_keeps_running_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = emailgator(dir.path())
+        .env("PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start emailgator");
+    let stdout = child.stdout.take().expect("stdout");
+    let started = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().map_while(Result::ok).any(|line| line.starts_with("EmailGator is running at"))
+    })
+    .await
+    .expect("read stdout");
+    assert!(started);
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
+    assert!(exit.success(), "no panic on the closed stdout, and a clean stop: {exit:?}");
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! Maildir (cur/new/tmp, with Dovecot's Maildir++ folders `.Archive` and `.Trash`): the inbox is the
 //! top folder; archiving moves a message into `.Archive`, trashing into `.Trash`. Moves are idempotent.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
@@ -14,6 +16,9 @@ pub const TRASH: &str = ".Trash";
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
+    /// Inbox message paths by unique name, from the last listing: looking each message up by
+    /// listing the folder again would make a batch import quadratic in the inbox size.
+    inbox: Arc<Mutex<Option<HashMap<String, PathBuf>>>>,
 }
 
 /// The unique part of a Maildir file name: everything before the `:2,FLAGS` info suffix.
@@ -27,7 +32,7 @@ fn storage(error: std::io::Error, what: &Path) -> MailError {
 
 impl Maildir {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), inbox: Arc::default() }
     }
 
     fn folder(&self, name: Option<&str>) -> PathBuf {
@@ -58,7 +63,23 @@ impl Maildir {
     }
 
     fn find(&self, folder: Option<&str>, id: &str) -> Result<Option<PathBuf>, MailError> {
-        Ok(self.messages(folder)?.into_iter().find(|(name, _)| name == id).map(|(_, path)| path))
+        if folder.is_some() {
+            return Ok(self.messages(folder)?.into_iter().find(|(name, _)| name == id).map(|(_, path)| path));
+        }
+        // Newly delivered mail sits in new/ under its unique name: no listing needed.
+        let delivered = self.root.join("new").join(id);
+        if delivered.is_file() {
+            return Ok(Some(delivered));
+        }
+        let mut inbox = self.inbox.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(path) = inbox.as_ref().and_then(|index| index.get(id)).filter(|path| path.is_file()) {
+            return Ok(Some(path.clone()));
+        }
+        // Not known or moved since the last listing (a client marked it read): list once more.
+        let index: HashMap<String, PathBuf> = self.messages(None)?.into_iter().collect();
+        let found = index.get(id).cloned();
+        *inbox = Some(index);
+        Ok(found)
     }
 
     /// Moves messages from one folder's new/cur into another's cur, keeping file names. A message
@@ -171,6 +192,14 @@ mod tests {
         assert_eq!(maildir.list_new(None).await.expect("list").ids, Vec::<String>::new());
         maildir.untrash(&ids[1..]).await.expect("untrash");
         assert_eq!(maildir.list_new(None).await.expect("list").ids, ["2.b.host"]);
+    }
+
+    #[tokio::test]
+    async fn a_message_a_mail_client_moved_to_cur_after_listing_is_still_found() {
+        let (dir, maildir) = maildir_with(&[("9.c.host", "c"), ("8.d.host:2,", "d")]);
+        assert_eq!(maildir.fetch("8.d.host").await.expect("fetch from cur").raw, b"d");
+        std::fs::rename(dir.path().join("new/9.c.host"), dir.path().join("cur/9.c.host:2,S")).expect("mark read");
+        assert_eq!(maildir.fetch("9.c.host").await.expect("fetch after the move").raw, b"c");
     }
 
     #[tokio::test]
