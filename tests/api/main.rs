@@ -12,6 +12,7 @@ mod jobs_crash;
 mod jobs_queue;
 mod jobs_shutdown;
 mod mail_import;
+mod mime_corpus;
 mod schema;
 mod sessions;
 mod web_shell;
