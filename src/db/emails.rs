@@ -176,3 +176,12 @@ pub fn list_for_mailbox(conn: &mut DbConn, mailbox_id: &str) -> QueryResult<Vec<
         .select(Email::as_select())
         .load(conn)
 }
+
+/// Emails of a mailbox first seen at or after `since`.
+pub fn count_discovered_since(conn: &mut DbConn, mailbox_id: &str, since: NaiveDateTime) -> QueryResult<i64> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::created_at.ge(since))
+        .count()
+        .get_result(conn)
+}

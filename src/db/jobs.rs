@@ -431,3 +431,13 @@ pub fn count_in_queue_and_state(conn: &mut DbConn, queue: &str, state: JobState)
 pub fn delete_queue(conn: &mut DbConn, queue: &str) -> QueryResult<usize> {
     diesel::delete(jobs::table.filter(jobs::queue.eq(queue))).execute(conn)
 }
+
+/// Whether a job with this key is waiting or running (a mailbox's sync, say).
+pub fn is_pending_with_key(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
+    let pending =
+        [JobState::Available, JobState::Scheduled, JobState::Running, JobState::Retryable].map(JobState::as_str);
+    diesel::select(diesel::dsl::exists(
+        jobs::table.filter(jobs::unique_key.eq(key)).filter(jobs::state.eq_any(pending)),
+    ))
+    .get_result(conn)
+}

@@ -190,3 +190,32 @@ fn a_folder_that_is_not_a_maildir_is_refused() {
             .expect_err("refused");
     assert!(format!("{error:?}").contains("is not a Maildir"), "{error:?}");
 }
+
+#[tokio::test]
+async fn the_dashboard_shows_each_mailbox_with_what_it_is_doing_and_todays_mail() {
+    let app = TestApp::spawn().await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    for n in 0..3 {
+        deliver(maildir.path(), n);
+    }
+    let mailbox = add_mailbox(&app, maildir.path());
+    app.sign_in_as_owner().await;
+    let dashboard = || async { app.client.get(app.url("/")).send().await.expect("get").text().await.expect("body") };
+
+    app.enqueue_with(
+        &SyncMailbox { mailbox_id: mailbox.id.clone() },
+        EnqueueOptions { unique_key: Some(SyncMailbox::unique_key(&mailbox.id)), ..Default::default() },
+    );
+    assert!(dashboard().await.contains(">syncing<"));
+
+    app.run_pending_jobs().await;
+    let page = dashboard().await;
+    assert!(page.contains(">idle<") && page.contains("3 new today"), "{page}");
+
+    db::mailboxes::record_error(&mut app.conn(), &mailbox.id, "access to the mailbox was revoked", app.now())
+        .expect("error");
+    db::mailboxes::set_status(&mut app.conn(), &mailbox.id, "needs_reconnect", app.now()).expect("status");
+    let page = dashboard().await;
+    assert!(page.contains("needs reconnect") && page.contains("Last problem: access to the mailbox was revoked"));
+}

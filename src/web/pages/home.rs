@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use crate::error::AppError;
-use crate::services::dashboard;
+use crate::services::dashboard::{self, Activity};
 use crate::state::AppState;
 use crate::web::extract::MaybeUser;
 use crate::web::layout::Layout;
@@ -20,8 +20,20 @@ pub struct MailboxCard {
     pub address: String,
     pub kind: String,
     pub status: String,
+    pub is_attention_needed: bool,
     pub last_synced: String,
+    pub imported_today: i64,
     pub last_error: Option<String>,
+}
+
+fn describe(activity: &Activity) -> String {
+    match activity {
+        Activity::Syncing => "syncing".into(),
+        Activity::Idle => "idle".into(),
+        Activity::NeedsReconnect => "needs reconnect".into(),
+        Activity::Paused => "paused".into(),
+        Activity::RateLimitedUntil(until) => format!("rate-limited until {} UTC", until.format("%H:%M")),
+    }
 }
 
 pub struct CategoryCard {
@@ -45,7 +57,8 @@ pub async fn show(state: web::Data<AppState>, user: MaybeUser) -> Result<Either<
         return Ok(Either::Left(page));
     };
     let user_id = signed_in.user.id.clone();
-    let overview = state.db(move |conn| dashboard::overview(conn, &user_id)).await?;
+    let now = state.now();
+    let overview = state.db(move |conn| dashboard::overview(conn, &user_id, now)).await?;
     let is_admin = signed_in.user.is_admin || state.config.is_admin_email(&signed_in.user.email);
     let page = Dashboard {
         layout: Layout::signed_in(&signed_in, is_admin),
@@ -54,11 +67,16 @@ pub async fn show(state: web::Data<AppState>, user: MaybeUser) -> Result<Either<
             .mailboxes
             .into_iter()
             .map(|m| MailboxCard {
-                address: m.address,
-                kind: m.kind,
-                status: m.status.replace('_', " "),
-                last_synced: m.last_synced_at.map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
-                last_error: m.last_error,
+                status: describe(&m.activity),
+                is_attention_needed: matches!(m.activity, Activity::NeedsReconnect | Activity::RateLimitedUntil(_)),
+                imported_today: m.imported_today,
+                address: m.mailbox.address,
+                kind: m.mailbox.kind,
+                last_synced: m
+                    .mailbox
+                    .last_synced_at
+                    .map_or("never".into(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                last_error: m.mailbox.last_error,
             })
             .collect(),
         categories: overview
