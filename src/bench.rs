@@ -113,6 +113,7 @@ async fn bench_jobs(
         config: Arc::new(config.clone()),
         clock: Arc::new(SystemClock),
         mail: Default::default(),
+        keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
     });
     let runner = Runner::new(ctx, JobRegistry::default().with::<BenchNoop>(), config.jobs.clone(), "bench".into());
     let shutdown = CancellationToken::new();
@@ -168,6 +169,7 @@ async fn bench_import(mut config: Config, count: usize, database_url: Option<Str
         config: Arc::new(config.clone()),
         clock: Arc::new(SystemClock),
         mail: Default::default(),
+        keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
     });
     let runner = Runner::new(ctx, JobRegistry::standard(), config.jobs.clone(), "bench".into());
     let started = Instant::now();

@@ -201,7 +201,8 @@ const WELL_KNOWN: &[(&str, &str)] = &[
 ];
 
 /// The built-in schedules: name → cron expression (seconds first).
-pub const DEFAULT_SCHEDULES: &[(&str, &str)] = &[("poll", "0 */2 * * * *"), ("prune", "0 17 3 * * *")];
+pub const DEFAULT_SCHEDULES: &[(&str, &str)] =
+    &[("poll", "0 */2 * * * *"), ("prune", "0 17 3 * * *"), ("reencrypt", "0 47 3 * * *")];
 
 /// The built-in queues and how many jobs of each run at once.
 pub const DEFAULT_QUEUES: &[(&str, usize)] = &[("default", 4), ("maintenance", 1)];

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod encryption;
 pub mod error;
 pub mod jobs;
 pub mod services;

@@ -59,7 +59,13 @@ impl Application {
             leadership: leadership.clone(),
             public_url,
         };
-        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock, mail: Default::default() });
+        let ctx = Arc::new(JobContext {
+            pool,
+            config: config.clone(),
+            clock,
+            mail: Default::default(),
+            keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
+        });
         let runner = Runner::new(ctx.clone(), registry, config.jobs.clone(), config.instance_id.clone());
         let shutdown = CancellationToken::new();
         let mut background = Vec::new();

@@ -93,3 +93,33 @@ pub fn set_status(conn: &mut DbConn, id: &str, status: &str, now: NaiveDateTime)
         .set((mailboxes::status.eq(status), mailboxes::updated_at.eq(now)))
         .execute(conn)
 }
+
+/// Mailboxes whose tokens were sealed with a key other than `newest_key_id`.
+pub fn list_with_outdated_key(conn: &mut DbConn, newest_key_id: &str) -> QueryResult<Vec<Mailbox>> {
+    mailboxes::table
+        .filter(mailboxes::token_key_id.is_not_null())
+        .filter(mailboxes::token_key_id.ne(newest_key_id))
+        .select(Mailbox::as_select())
+        .load(conn)
+}
+
+/// Stores sealed tokens and the id of the key that sealed both.
+pub fn set_tokens(
+    conn: &mut DbConn,
+    id: &str,
+    access_token: Option<&str>,
+    refresh_token: Option<&str>,
+    key_id: &str,
+    expires_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(mailboxes::table.find(id))
+        .set((
+            mailboxes::encrypted_access_token.eq(access_token),
+            mailboxes::encrypted_refresh_token.eq(refresh_token),
+            mailboxes::token_key_id.eq(key_id),
+            mailboxes::token_expires_at.eq(expires_at),
+            mailboxes::updated_at.eq(now),
+        ))
+        .execute(conn)
+}

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use tokio_cron_scheduler::{Job as CronJob, JobScheduler};
 use tokio_util::sync::CancellationToken;
 
-use super::{EnqueueOptions, JobContext, Poll, PruneJobs, enqueue};
+use super::{EnqueueOptions, JobContext, Poll, PruneJobs, ReencryptSecrets, enqueue};
 use crate::config::CronConfig;
 use crate::db::{self, DbConn, QueryResult};
 use crate::domain::Schedule;
@@ -23,6 +23,7 @@ fn enqueue_scheduled(conn: &mut DbConn, name: &str, options: EnqueueOptions, now
     let id = match name {
         "prune" => enqueue(conn, &PruneJobs::default(), options, now)?,
         "poll" => enqueue(conn, &Poll::default(), options, now)?,
+        "reencrypt" => enqueue(conn, &ReencryptSecrets::default(), options, now)?,
         _ => None,
     };
     Ok(id.is_some())

@@ -6,6 +6,7 @@ pub mod cron;
 pub mod import_messages;
 pub mod poll;
 pub mod prune;
+pub mod reencrypt_secrets;
 pub mod runner;
 pub mod sync_mailbox;
 
@@ -25,10 +26,12 @@ use crate::config::Config;
 use crate::db::jobs::JobRow;
 use crate::db::{DbConn, DbPool, QueryResult};
 use crate::domain::JobState;
+use crate::encryption::Keyring;
 
 pub use import_messages::ImportMessages;
 pub use poll::Poll;
 pub use prune::PruneJobs;
+pub use reencrypt_secrets::ReencryptSecrets;
 pub use runner::Runner;
 pub use sync_mailbox::SyncMailbox;
 
@@ -38,6 +41,7 @@ pub struct JobContext {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub mail: MailProviders,
+    pub keyring: Keyring,
 }
 
 /// How a run failed; the runner decides what happens next from the variant alone.
@@ -146,7 +150,12 @@ pub struct JobRegistry {
 impl JobRegistry {
     /// The one list of job kinds the product runs.
     pub fn standard() -> Self {
-        Self::default().with::<PruneJobs>().with::<Poll>().with::<SyncMailbox>().with::<ImportMessages>()
+        Self::default()
+            .with::<PruneJobs>()
+            .with::<Poll>()
+            .with::<SyncMailbox>()
+            .with::<ImportMessages>()
+            .with::<ReencryptSecrets>()
     }
 
     /// Adds a job kind (tests add their own).

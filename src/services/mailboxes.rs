@@ -4,11 +4,13 @@
 use std::path::Path;
 
 use chrono::NaiveDateTime;
+use secrecy::SecretString;
 
 use crate::db::mailboxes::Mailbox;
 use crate::db::users::User;
 use crate::db::{self, DbConn};
 use crate::domain::EmailAddress;
+use crate::encryption::{Keyring, Sealed, context};
 use crate::error::AppError;
 
 /// Adds the Maildir at `path` to the user with `email` (created if new); adding the same folder
@@ -68,4 +70,74 @@ pub fn add_maildir(
         db::mailboxes::insert(conn, &mailbox)?;
         Ok(mailbox)
     })
+}
+
+/// A mailbox's OAuth tokens, in the clear: only ever held in memory.
+pub struct Tokens {
+    pub access: Option<SecretString>,
+    pub refresh: Option<SecretString>,
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// Seals and stores a mailbox's tokens with the newest key.
+pub fn store_tokens(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    mailbox_id: &str,
+    tokens: &Tokens,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let seal = |secret: &Option<SecretString>, column: &str| -> Result<Option<Sealed>, AppError> {
+        secret
+            .as_ref()
+            .map(|s| keyring.seal(s, &context("mailboxes", mailbox_id, column)))
+            .transpose()
+            .map_err(AppError::internal)
+    };
+    let access = seal(&tokens.access, "access_token")?;
+    let refresh = seal(&tokens.refresh, "refresh_token")?;
+    let key_id = keyring.newest_id().ok_or_else(|| AppError::internal(anyhow::anyhow!("no encryption key")))?;
+    db::mailboxes::set_tokens(
+        conn,
+        mailbox_id,
+        access.as_ref().map(|s| s.text.as_str()),
+        refresh.as_ref().map(|s| s.text.as_str()),
+        key_id,
+        tokens.expires_at,
+        now,
+    )?;
+    Ok(())
+}
+
+/// Opens a mailbox's stored tokens.
+pub fn load_tokens(keyring: &Keyring, mailbox: &Mailbox) -> Result<Tokens, AppError> {
+    let open = |text: &Option<String>, column: &str| -> Result<Option<SecretString>, AppError> {
+        match (text, &mailbox.token_key_id) {
+            (Some(text), Some(key_id)) => keyring
+                .open(
+                    &Sealed { key_id: key_id.clone(), text: text.clone() },
+                    &context("mailboxes", &mailbox.id, column),
+                )
+                .map(Some)
+                .map_err(AppError::internal),
+            _ => Ok(None),
+        }
+    };
+    Ok(Tokens {
+        access: open(&mailbox.encrypted_access_token, "access_token")?,
+        refresh: open(&mailbox.encrypted_refresh_token, "refresh_token")?,
+        expires_at: mailbox.token_expires_at,
+    })
+}
+
+/// Seals every mailbox's tokens again with the newest key; returns how many mailboxes changed.
+pub fn reencrypt_tokens(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime) -> Result<usize, AppError> {
+    let Some(newest) = keyring.newest_id() else { return Ok(0) };
+    let outdated = db::mailboxes::list_with_outdated_key(conn, newest)?;
+    let count = outdated.len();
+    for mailbox in outdated {
+        let tokens = load_tokens(keyring, &mailbox)?;
+        db::transaction(conn, |conn| store_tokens(conn, keyring, &mailbox.id, &tokens, now))?;
+    }
+    Ok(count)
 }

@@ -59,6 +59,7 @@ async fn crash_child_worker() {
         config: Arc::new(config.clone()),
         clock: Arc::new(SystemClock),
         mail: Default::default(),
+        keyring: emailgator::encryption::Keyring::new(&config.security.encryption_keys),
     });
     let runner = Runner::new(ctx, test_jobs::registry(), config.jobs.clone(), "crash-child".into());
     let _task = runner.start(tokio_util::sync::CancellationToken::new());

@@ -15,4 +15,5 @@ mod mail_import;
 mod mime_corpus;
 mod schema;
 mod sessions;
+mod tokens;
 mod web_shell;
