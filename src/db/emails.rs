@@ -185,3 +185,27 @@ pub fn count_discovered_since(conn: &mut DbConn, mailbox_id: &str, since: NaiveD
         .count()
         .get_result(conn)
 }
+
+/// The given emails of a mailbox that are sorted into a category, with its name: the only ones
+/// that may be archived.
+pub fn list_sorted_with_category(
+    conn: &mut DbConn,
+    mailbox_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<(Email, String)>> {
+    use super::schema::categories;
+    emails::table
+        .inner_join(categories::table)
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::id.eq_any(ids))
+        .filter(emails::state.eq("sorted"))
+        .select((Email::as_select(), categories::name))
+        .load(conn)
+}
+
+/// Marks sorted emails archived; emails in any other state are left alone.
+pub fn mark_archived(conn: &mut DbConn, ids: &[String], now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(emails::table.filter(emails::id.eq_any(ids)).filter(emails::state.eq("sorted")))
+        .set((emails::state.eq("archived"), emails::archived_at.eq(now), emails::updated_at.eq(now)))
+        .execute(conn)
+}

@@ -1,6 +1,7 @@
 //! Durable background jobs: the `Job` trait, the one registry of job kinds, enqueueing inside the
 //! caller's transaction, the runner (claim, lease, retry) and cron.
 
+pub mod archive_messages;
 pub mod backoff;
 pub mod cron;
 pub mod import_messages;
@@ -28,6 +29,7 @@ use crate::db::{DbConn, DbPool, QueryResult};
 use crate::domain::JobState;
 use crate::encryption::Keyring;
 
+pub use archive_messages::ArchiveMessages;
 pub use import_messages::ImportMessages;
 pub use poll::Poll;
 pub use prune::PruneJobs;
@@ -156,6 +158,7 @@ impl JobRegistry {
             .with::<SyncMailbox>()
             .with::<ImportMessages>()
             .with::<ReencryptSecrets>()
+            .with::<ArchiveMessages>()
     }
 
     /// Adds a job kind (tests add their own).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use emailgator::clients::mail::NewMessages;
 use emailgator::db;
 use emailgator::domain::EmailAddress;
-use emailgator::jobs::{EnqueueOptions, Poll, SyncMailbox};
+use emailgator::jobs::{ArchiveMessages, EnqueueOptions, Poll, SyncMailbox};
 use emailgator::services::{imports, mailboxes};
 
 use crate::support::{TestApp, TestDb};
@@ -218,4 +218,54 @@ async fn the_dashboard_shows_each_mailbox_with_what_it_is_doing_and_todays_mail(
     db::mailboxes::set_status(&mut app.conn(), &mailbox.id, "needs_reconnect", app.now()).expect("status");
     let page = dashboard().await;
     assert!(page.contains("needs reconnect") && page.contains("Last problem: access to the mailbox was revoked"));
+}
+
+#[tokio::test]
+async fn only_stored_and_sorted_emails_are_archived_and_only_once() {
+    let app = TestApp::spawn().await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    let names: Vec<String> = (0..3).map(|n| deliver(maildir.path(), n)).collect();
+    let mailbox = add_mailbox(&app, maildir.path());
+    app.enqueue(&SyncMailbox { mailbox_id: mailbox.id.clone() });
+    app.run_pending_jobs().await;
+    let category = db::categories::Category {
+        id: db::new_id(),
+        user_id: mailbox.user_id.clone(),
+        name: "Shopping".into(),
+        name_key: "shopping".into(),
+        description: "Offers and receipts from shops".into(),
+        position: 0,
+        gmail_label_ids: "{}".into(),
+        created_at: app.now(),
+        updated_at: app.now(),
+    };
+    db::categories::insert(&mut app.conn(), &category).expect("category");
+    let emails = db::emails::list_for_mailbox(&mut app.conn(), &mailbox.id).expect("emails");
+    // The first two are sorted (as the sorter will do); the third is still unsorted.
+    for email in &emails[..2] {
+        app.conn()
+            .execute_batch(&format!(
+                "UPDATE emails SET state = 'sorted', category_id = '{}' WHERE id = '{}'",
+                category.id, email.id
+            ))
+            .expect("sort");
+    }
+    let job =
+        ArchiveMessages { mailbox_id: mailbox.id.clone(), email_ids: emails.iter().map(|e| e.id.clone()).collect() };
+
+    app.enqueue(&job);
+    app.run_pending_jobs().await;
+    app.enqueue(&job);
+    app.run_pending_jobs().await;
+
+    let mut states = states(&app, &mailbox.id);
+    states.sort();
+    assert_eq!(states, [("archived".to_owned(), 2), ("imported".to_owned(), 1)]);
+    for name in &names[..2] {
+        assert!(maildir.path().join(".Archive/cur").join(format!("{name}:2,S")).exists(), "{name} archived");
+    }
+    assert!(maildir.path().join("new").join(&names[2]).exists(), "the unsorted one stays in the inbox");
+    let archived = db::emails::find(&mut app.conn(), &emails[0].id).expect("q").expect("email");
+    assert!(archived.archived_at.is_some());
 }

@@ -83,8 +83,15 @@ impl Maildir {
     }
 
     /// Moves messages from one folder's new/cur into another's cur, keeping file names. A message
-    /// already in the target counts as moved; one in neither place is an error.
-    fn relocate(&self, ids: &[String], from: Option<&str>, to: Option<&str>) -> Result<(), MailError> {
+    /// already in the target counts as moved. One in neither place is an error only when
+    /// `is_missing_an_error`: a message gone from the inbox is as good as archived or trashed.
+    fn relocate(
+        &self,
+        ids: &[String],
+        from: Option<&str>,
+        to: Option<&str>,
+        is_missing_an_error: bool,
+    ) -> Result<(), MailError> {
         let target = self.folder(to);
         for sub in ["cur", "new", "tmp"] {
             let dir = target.join(sub);
@@ -99,7 +106,7 @@ impl Maildir {
                     let destination = target.join("cur").join(file_name);
                     std::fs::rename(&path, &destination).map_err(|e| storage(e, &destination))?;
                 }
-                None if self.find(to, id)?.is_some() => {}
+                None if !is_missing_an_error || self.find(to, id)?.is_some() => {}
                 None => return Err(MailError::MessageGone(id.clone())),
             }
         }
@@ -138,15 +145,15 @@ impl MailProvider for Maildir {
     }
 
     fn archive<'a>(&'a self, ids: &'a [String], _label: Option<&'a str>) -> BoxFuture<'a, Result<(), MailError>> {
-        Box::pin(async move { self.relocate(ids, None, Some(ARCHIVE)) })
+        Box::pin(async move { self.relocate(ids, None, Some(ARCHIVE), false) })
     }
 
     fn trash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>> {
-        Box::pin(async move { self.relocate(ids, None, Some(TRASH)) })
+        Box::pin(async move { self.relocate(ids, None, Some(TRASH), false) })
     }
 
     fn untrash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>> {
-        Box::pin(async move { self.relocate(ids, Some(TRASH), None) })
+        Box::pin(async move { self.relocate(ids, Some(TRASH), None, true) })
     }
 
     fn send<'a>(&'a self, _raw: &'a [u8]) -> BoxFuture<'a, Result<String, MailError>> {
@@ -203,10 +210,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_missing_message_is_reported_as_gone() {
+    async fn a_missing_message_is_gone_for_fetch_and_untrash_and_done_for_trash() {
         let (_dir, maildir) = maildir_with(&[]);
         assert_eq!(maildir.fetch("nope").await, Err(MailError::MessageGone("nope".into())));
-        assert_eq!(maildir.trash(&["nope".to_owned()]).await, Err(MailError::MessageGone("nope".into())));
+        assert_eq!(maildir.trash(&["nope".to_owned()]).await, Ok(()), "not in the inbox is as good as trashed");
+        assert_eq!(maildir.untrash(&["nope".to_owned()]).await, Err(MailError::MessageGone("nope".into())));
         assert!(maildir.send(b"x").await.is_err());
     }
 

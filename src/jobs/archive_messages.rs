@@ -1,0 +1,68 @@
+//! `archive_messages`: takes sorted emails out of the provider's inbox, adding the label of their
+//! category (`EmailGator/<category>`), then records them archived. Only emails that are stored and
+//! sorted are archived; anything else in the batch is left in the inbox.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::sync_mailbox::record_failure;
+use super::{Job, JobContext, JobError};
+use crate::db;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ArchiveMessages {
+    pub mailbox_id: String,
+    /// Email ids (ours, not the provider's).
+    pub email_ids: Vec<String>,
+}
+
+/// The provider label for a category.
+pub fn category_label(category: &str) -> String {
+    format!("EmailGator/{category}")
+}
+
+impl Job for ArchiveMessages {
+    const KIND: &'static str = "archive_messages";
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let (pool, mailbox_id, ids) = (ctx.pool.clone(), self.mailbox_id.clone(), self.email_ids.clone());
+        let (mailbox, sorted) = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+            let mailbox = db::mailboxes::find(&mut conn, &mailbox_id)?;
+            let sorted = db::emails::list_sorted_with_category(&mut conn, &mailbox_id, &ids)?;
+            Ok::<_, JobError>((mailbox, sorted))
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let Some(mailbox) = mailbox.filter(|m| m.status == "active") else { return Ok(()) };
+        if sorted.is_empty() {
+            return Ok(());
+        }
+        let provider = match ctx.mail.open(&mailbox.kind, mailbox.maildir_path.as_deref()) {
+            Ok(provider) => provider,
+            Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
+        };
+        // One provider call per category, since the label differs.
+        let mut by_category: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (email, category) in &sorted {
+            by_category.entry(category.clone()).or_default().push(email.provider_message_id.clone());
+        }
+        for (category, provider_ids) in &by_category {
+            let label = category_label(category);
+            if let Err(error) = provider.archive(provider_ids, Some(&label)).await {
+                return Err(record_failure(ctx, &mailbox.id, error).await);
+            }
+        }
+        let archived: Vec<String> = sorted.into_iter().map(|(email, _)| email.id).collect();
+        let (pool, now) = (ctx.pool.clone(), ctx.clock.now());
+        let count = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+            Ok::<_, JobError>(db::emails::mark_archived(&mut conn, &archived, now)?)
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))??;
+        tracing::info!(mailbox_id = mailbox.id, count, "emails archived");
+        Ok(())
+    }
+}
