@@ -69,7 +69,7 @@ fn one_writer<T>(conn: &mut DbConn, write: impl FnOnce(&mut DbConn) -> QueryResu
 /// never use this, so no job is ever lost.
 fn runner_write<T>(conn: &mut DbConn, write: impl FnOnce(&mut DbConn) -> QueryResult<T>) -> QueryResult<T> {
     one_writer(conn, |conn| match conn {
-        DbConn::Pg(_) => conn.transaction(|conn| {
+        DbConn::Pg(_) => super::transaction(conn, |conn| {
             conn.execute_batch("SET LOCAL synchronous_commit = off")?;
             write(conn)
         }),
@@ -169,7 +169,7 @@ pub fn apply_outcomes(
     let completed: Vec<&str> =
         outcomes.iter().filter(|(_, w)| *w == OutcomeWrite::Complete).map(|(id, _)| id.as_str()).collect();
     runner_write(conn, |conn| {
-        conn.transaction(|conn| {
+        super::transaction(conn, |conn| {
             let mut changed = 0;
             for ids in completed.chunks(500) {
                 changed += diesel::update(
@@ -276,7 +276,7 @@ pub fn rescue_expired(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<(usi
     let expired =
         || jobs::table.filter(jobs::state.eq(JobState::Running.as_str())).filter(jobs::lease_expires_at.lt(now));
     one_writer(conn, |conn| {
-        conn.transaction(|conn| {
+        super::transaction(conn, |conn| {
             let discarded = diesel::update(expired().filter(jobs::attempt.ge(jobs::max_attempts)))
                 .set((
                     jobs::state.eq(JobState::Discarded.as_str()),
@@ -328,7 +328,7 @@ pub fn retry_now(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult
     let retriable =
         [JobState::Discarded, JobState::Cancelled, JobState::Retryable, JobState::Scheduled, JobState::Available]
             .map(JobState::as_str);
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         diesel::update(
             jobs::table.find(id).filter(jobs::state.eq_any(retriable)).filter(jobs::attempt.ge(jobs::max_attempts)),
         )

@@ -82,14 +82,37 @@ pub fn is_unique_violation(error: &QueryError) -> bool {
 }
 
 /// Runs `work` in one transaction (a savepoint when already inside one); services call this so that
-/// they never name diesel.
+/// they never name diesel. On SQLite the outermost transaction starts with `BEGIN IMMEDIATE`: a
+/// deferred one that reads and then writes fails at once ("database is locked") when another
+/// connection wrote in between, instead of waiting its turn.
 pub fn transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<QueryError>,
 {
     use diesel::Connection;
-    conn.transaction(work)
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+    let DbConn::Sqlite(inner) = conn else { return conn.transaction(work) };
+    let is_outermost =
+        matches!(AnsiTransactionManager::transaction_manager_status_mut(inner).transaction_depth(), Ok(None));
+    if !is_outermost {
+        return conn.transaction(work);
+    }
+    AnsiTransactionManager::begin_transaction_sql(&mut *inner, "BEGIN IMMEDIATE")?;
+    let result = work(conn);
+    // The connection is still the SQLite one; the match only gets the inner connection back.
+    let DbConn::Sqlite(inner) = conn else { return result };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(inner)?;
+            Ok(value)
+        }
+        Err(error) => match AnsiTransactionManager::rollback_transaction(inner) {
+            Ok(()) | Err(QueryError::BrokenTransactionManager) => Err(error),
+            Err(rollback_error) => Err(rollback_error.into()),
+        },
+    }
 }
 
 /// A new random id for a row.

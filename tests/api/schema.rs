@@ -316,3 +316,37 @@ async fn a_lease_is_held_by_one_holder_until_it_expires() {
     assert!(!db::leases::try_acquire(&mut conn, "l", "b", at(15), at(25)).expect("still a's"));
     assert!(db::leases::try_acquire(&mut conn, "l", "b", at(17), at(27)).expect("b takes over after expiry"));
 }
+
+#[tokio::test]
+async fn a_transaction_that_reads_then_writes_waits_for_another_writer_instead_of_failing() {
+    let app = TestApp::spawn().await;
+    let user = |email: &str| db::users::User {
+        id: db::new_id(),
+        email: email.into(),
+        name: "U".into(),
+        is_admin: false,
+        ai_settings: "{}".into(),
+        created_at: at(0),
+        updated_at: at(0),
+    };
+    let (read_done, other_may_write) = std::sync::mpsc::channel();
+    let (pool_a, pool_b) = (app.state.pool.clone(), app.state.pool.clone());
+    let (first, second) = (user("first@example.com"), user("second@example.com"));
+    let reader_then_writer = std::thread::spawn(move || {
+        let mut conn = pool_a.get().expect("conn");
+        db::transaction(&mut conn, |conn| {
+            db::users::count(conn)?;
+            read_done.send(()).expect("signal");
+            // Give the other connection time to try its write in the middle of this transaction.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            db::users::insert(conn, &first)
+        })
+    });
+    other_may_write.recv().expect("wait for the read");
+    let other_writer = db::users::insert(&mut pool_b.get().expect("conn"), &second);
+    let first_result = reader_then_writer.join().expect("thread");
+
+    assert!(first_result.is_ok(), "{first_result:?}");
+    assert!(other_writer.is_ok(), "{other_writer:?}");
+    assert_eq!(db::users::count(&mut app.conn()).expect("count"), 2);
+}
