@@ -108,13 +108,7 @@ async fn bench_jobs(
     .await??;
     let enqueue_seconds = enqueue_started.elapsed().as_secs_f64();
 
-    let ctx = Arc::new(JobContext {
-        pool: pool.clone(),
-        config: Arc::new(config.clone()),
-        clock: Arc::new(SystemClock),
-        mail: Default::default(),
-        keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
-    });
+    let ctx = bench_context(&pool, &config);
     let runner = Runner::new(ctx, JobRegistry::default().with::<BenchNoop>(), config.jobs.clone(), "bench".into());
     let shutdown = CancellationToken::new();
     let started = Instant::now();
@@ -164,13 +158,7 @@ async fn bench_import(mut config: Config, count: usize, database_url: Option<Str
         crate::services::mailboxes::add_maildir(&mut conn, &owner, &maildir, SystemClock.now())
             .map_err(|e| anyhow::anyhow!("{e:?}"))?
     };
-    let ctx = Arc::new(JobContext {
-        pool: pool.clone(),
-        config: Arc::new(config.clone()),
-        clock: Arc::new(SystemClock),
-        mail: Default::default(),
-        keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
-    });
+    let ctx = bench_context(&pool, &config);
     let runner = Runner::new(ctx, JobRegistry::standard(), config.jobs.clone(), "bench".into());
     let started = Instant::now();
     {
@@ -244,6 +232,17 @@ fn sample_message(n: usize) -> String {
         ),
         _ => format!("Subject broken {n}\r\nno colon here\r\n\x01\x02 garbage {n}\r\n"),
     }
+}
+
+/// What the benchmarked jobs run with: the production context on the benchmark's database.
+fn bench_context(pool: &db::DbPool, config: &Config) -> Arc<JobContext> {
+    Arc::new(JobContext {
+        pool: pool.clone(),
+        config: Arc::new(config.clone()),
+        clock: Arc::new(SystemClock),
+        mail: Default::default(),
+        keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
+    })
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

@@ -26,15 +26,13 @@ impl Job for ArchiveMessages {
     const KIND: &'static str = "archive_messages";
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (pool, mailbox_id, ids) = (ctx.pool.clone(), self.mailbox_id.clone(), self.email_ids.clone());
-        let (mailbox, sorted) = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            let mailbox = db::mailboxes::find(&mut conn, &mailbox_id)?;
-            let sorted = db::emails::list_sorted_with_category(&mut conn, &mailbox_id, &ids)?;
-            Ok::<_, JobError>((mailbox, sorted))
-        })
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let (mailbox_id, ids) = (self.mailbox_id.clone(), self.email_ids.clone());
+        let (mailbox, sorted) = ctx
+            .db(move |conn| {
+                let mailbox = db::mailboxes::find(conn, &mailbox_id)?;
+                Ok((mailbox, db::emails::list_sorted_with_category(conn, &mailbox_id, &ids)?))
+            })
+            .await?;
         let Some(mailbox) = mailbox.filter(|m| m.status == "active") else { return Ok(()) };
         if sorted.is_empty() {
             return Ok(());
@@ -55,13 +53,8 @@ impl Job for ArchiveMessages {
             }
         }
         let archived: Vec<String> = sorted.into_iter().map(|(email, _)| email.id).collect();
-        let (pool, now) = (ctx.pool.clone(), ctx.clock.now());
-        let count = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            Ok::<_, JobError>(db::emails::mark_archived(&mut conn, &archived, now)?)
-        })
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let now = ctx.clock.now();
+        let count = ctx.db(move |conn| Ok(db::emails::mark_archived(conn, &archived, now)?)).await?;
         tracing::info!(mailbox_id = mailbox.id, count, "emails archived");
         Ok(())
     }

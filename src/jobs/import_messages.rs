@@ -24,13 +24,8 @@ impl Job for ImportMessages {
     const TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (pool, id) = (ctx.pool.clone(), self.mailbox_id.clone());
-        let mailbox = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            Ok::<_, JobError>(db::mailboxes::find(&mut conn, &id)?)
-        })
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let id = self.mailbox_id.clone();
+        let mailbox = ctx.db(move |conn| Ok(db::mailboxes::find(conn, &id)?)).await?;
         let Some(mailbox) = mailbox else { return Ok(()) };
         let provider = match ctx.mail.open(&mailbox.kind, mailbox.maildir_path.as_deref()) {
             Ok(provider) => provider,
@@ -45,13 +40,12 @@ impl Job for ImportMessages {
             }
         }
         // Parsing is CPU work: it runs on the blocking pool with the store, in one transaction.
-        let (pool, now, mailbox_id) = (ctx.pool.clone(), ctx.clock.now(), mailbox.id.clone());
-        let imported = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            imports::store_imports(&mut conn, &mailbox_id, fetched, now).map_err(|e| JobError::Retry(e.to_string()))
-        })
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let (now, mailbox_id) = (ctx.clock.now(), mailbox.id.clone());
+        let imported = ctx
+            .db(move |conn| {
+                imports::store_imports(conn, &mailbox_id, fetched, now).map_err(|e| JobError::Retry(e.to_string()))
+            })
+            .await?;
         tracing::info!(mailbox_id = mailbox.id, imported, batch = self.ids.len(), "messages imported");
         Ok(())
     }

@@ -60,6 +60,24 @@ pub enum JobError {
     Permanent(String),
 }
 
+impl JobContext {
+    /// Runs synchronous database work off the async threads with a pooled connection. Errors not
+    /// decided by `work` itself (no connection, a failed task) are worth a retry.
+    pub async fn db<T, F>(&self, work: F) -> Result<T, JobError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, JobError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?
+    }
+}
+
 impl From<diesel::result::Error> for JobError {
     fn from(error: diesel::result::Error) -> Self {
         JobError::Retry(format!("database error: {error}"))

@@ -18,21 +18,19 @@ impl Job for Poll {
     const TIMEOUT: Option<Duration> = Some(Duration::from_secs(60));
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (pool, now) = (ctx.pool.clone(), ctx.clock.now());
-        tokio::task::spawn_blocking(move || -> Result<(), JobError> {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            let mailboxes = db::mailboxes::list_active(&mut conn)?;
+        let now = ctx.clock.now();
+        ctx.db(move |conn| {
+            let mailboxes = db::mailboxes::list_active(conn)?;
             let mut asked = 0;
             for mailbox in mailboxes {
                 let job = SyncMailbox { mailbox_id: mailbox.id.clone() };
                 let options =
                     EnqueueOptions { unique_key: Some(SyncMailbox::unique_key(&mailbox.id)), ..Default::default() };
-                asked += usize::from(enqueue(&mut conn, &job, options, now)?.is_some());
+                asked += usize::from(enqueue(conn, &job, options, now)?.is_some());
             }
             tracing::debug!(asked, "poll asked mailboxes to sync");
             Ok(())
         })
         .await
-        .map_err(|e| JobError::Retry(e.to_string()))?
     }
 }

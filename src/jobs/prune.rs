@@ -17,20 +17,17 @@ impl Job for PruneJobs {
     const TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let pool = ctx.pool.clone();
         let now = ctx.clock.now();
         let config = ctx.config.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), JobError> {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
+        ctx.db(move |conn| {
             let before = now - chrono::Duration::from_std(config.jobs.prune_after).unwrap_or_default();
-            let jobs = db::jobs::prune_finished(&mut conn, before)?;
+            let jobs = db::jobs::prune_finished(conn, before)?;
             let idle_before = now - chrono::Duration::from_std(config.server.session_idle).unwrap_or_default();
-            let sessions = db::sessions::delete_expired(&mut conn, now, idle_before)?;
-            let tokens = db::login_tokens::delete_stale(&mut conn, now)?;
+            let sessions = db::sessions::delete_expired(conn, now, idle_before)?;
+            let tokens = db::login_tokens::delete_stale(conn, now)?;
             tracing::info!(jobs, sessions, tokens, "pruned finished jobs, expired sessions and spent sign-in links");
             Ok(())
         })
         .await
-        .map_err(|e| JobError::Retry(e.to_string()))?
     }
 }

@@ -18,14 +18,13 @@ impl Job for ReencryptSecrets {
     const TIMEOUT: Option<Duration> = Some(Duration::from_secs(600));
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (pool, keyring, now) = (ctx.pool.clone(), ctx.keyring.clone(), ctx.clock.now());
-        let changed = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            // A value that does not open (its key was removed too early) cannot be fixed by retrying.
-            mailboxes::reencrypt_tokens(&mut conn, &keyring, now).map_err(|e| JobError::Permanent(e.to_string()))
-        })
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let (keyring, now) = (ctx.keyring.clone(), ctx.clock.now());
+        // A value that does not open (its key was removed too early) cannot be fixed by retrying.
+        let changed = ctx
+            .db(move |conn| {
+                mailboxes::reencrypt_tokens(conn, &keyring, now).map_err(|e| JobError::Permanent(e.to_string()))
+            })
+            .await?;
         if changed > 0 {
             tracing::info!(changed, "sealed mailbox tokens again with the newest key");
         }

@@ -24,13 +24,8 @@ impl Job for SyncMailbox {
     const KIND: &'static str = "sync_mailbox";
 
     async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (pool, id) = (ctx.pool.clone(), self.mailbox_id.clone());
-        let mailbox = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            Ok::<_, JobError>(db::mailboxes::find(&mut conn, &id)?)
-        })
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let id = self.mailbox_id.clone();
+        let mailbox = ctx.db(move |conn| Ok(db::mailboxes::find(conn, &id)?)).await?;
         let Some(mailbox) = mailbox.filter(|m| m.status == "active") else {
             // Removed, paused or waiting for a reconnect: nothing to do, and nothing to retry.
             return Ok(());
@@ -43,13 +38,12 @@ impl Job for SyncMailbox {
             Ok(found) => found,
             Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
         };
-        let (pool, now, id) = (ctx.pool.clone(), ctx.clock.now(), mailbox.id.clone());
-        let new = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| JobError::Retry(e.to_string()))?;
-            imports::record_new_messages(&mut conn, &id, &found, now).map_err(|e| JobError::Retry(e.to_string()))
-        })
-        .await
-        .map_err(|e| JobError::Retry(e.to_string()))??;
+        let (now, id) = (ctx.clock.now(), mailbox.id.clone());
+        let new = ctx
+            .db(move |conn| {
+                imports::record_new_messages(conn, &id, &found, now).map_err(|e| JobError::Retry(e.to_string()))
+            })
+            .await?;
         tracing::info!(mailbox_id = mailbox.id, new, "mailbox synced");
         Ok(())
     }
@@ -57,18 +51,18 @@ impl Job for SyncMailbox {
 
 /// Records a provider failure on the mailbox (shown on the dashboard) and decides what the job does.
 pub(super) async fn record_failure(ctx: &JobContext, mailbox_id: &str, error: MailError) -> JobError {
-    let (pool, now, id, message) = (ctx.pool.clone(), ctx.clock.now(), mailbox_id.to_owned(), error.to_string());
+    let (now, id, message) = (ctx.clock.now(), mailbox_id.to_owned(), error.to_string());
     let is_revoked = error == MailError::TokenRevoked;
-    let recorded = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let mut conn = pool.get().map_err(|e| e.to_string())?;
-        db::mailboxes::record_error(&mut conn, &id, &message, now).map_err(|e| e.to_string())?;
-        if is_revoked {
-            db::mailboxes::set_status(&mut conn, &id, "needs_reconnect", now).map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    })
-    .await;
-    if let Ok(Err(problem)) | Err(problem) = recorded.map_err(|e| e.to_string()) {
+    let recorded = ctx
+        .db(move |conn| {
+            db::mailboxes::record_error(conn, &id, &message, now)?;
+            if is_revoked {
+                db::mailboxes::set_status(conn, &id, "needs_reconnect", now)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(problem) = recorded {
         tracing::error!(mailbox_id, %problem, "could not record the mailbox error");
     }
     match error {

@@ -2,7 +2,8 @@
 //! settings with every problem listed, and its subcommands work.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::TestDb;
@@ -16,27 +17,30 @@ fn emailgator(dir: &std::path::Path) -> Command {
     command
 }
 
-#[tokio::test]
-async fn serve_with_no_settings_runs_and_stops_cleanly_on_sigterm() {
-    let dir = tempfile::tempdir().expect("dir");
-    // Port 0: the binary binds a free port itself, so no other test can take it in between.
-    let mut child = emailgator(dir.path())
+/// Starts `serve` with no settings but port 0 (it binds a free port itself, so no other test can
+/// take the port in between) and returns it with the first stdout line that `wanted` accepts; the
+/// rest of stdout is closed.
+async fn start_serve(dir: &Path, wanted: fn(&str) -> bool) -> (Child, String) {
+    let mut child = emailgator(dir)
         .env("PORT", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start emailgator");
     let stdout = child.stdout.take().expect("stdout");
-    let link = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find(|line| line.contains("/auth/local?token="))
-            .map(|line| line.trim().to_owned())
+    let line = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().map_while(Result::ok).find(|line| wanted(line)).map(|l| l.trim().to_owned())
     })
     .await
     .expect("read stdout")
-    .expect("a sign-in link is printed");
+    .expect("serve printed the expected line");
+    (child, line)
+}
+
+#[tokio::test]
+async fn serve_with_no_settings_runs_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, link) = start_serve(dir.path(), |line| line.contains("/auth/local?token=")).await;
     let port: u16 = link
         .strip_prefix("http://127.0.0.1:")
         .and_then(|rest| rest.split('/').next())
@@ -68,19 +72,8 @@ async fn serve_with_no_settings_runs_and_stops_cleanly_on_sigterm() {
 #[tokio::test]
 async fn serve_with_its_output_closed_keeps_running_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
-    let mut child = emailgator(dir.path())
-        .env("PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start emailgator");
-    let stdout = child.stdout.take().expect("stdout");
-    let started = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().map_while(Result::ok).any(|line| line.starts_with("EmailGator is running at"))
-    })
-    .await
-    .expect("read stdout");
-    assert!(started);
+    // Stdout is closed after the first line, while serve still has lines to print.
+    let (mut child, _) = start_serve(dir.path(), |line| line.starts_with("EmailGator is running at")).await;
 
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     let exit = tokio::task::spawn_blocking(move || child.wait()).await.expect("join").expect("wait");
