@@ -113,7 +113,32 @@ pub struct LocalConfig {
 pub struct GoogleConfig {
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
+    /// Where Google sends people back; `public_url` + `/auth/google/callback` when unset.
     pub redirect_url: Option<Url>,
+    /// Google's addresses by default; tests point them at fakes on 127.0.0.1.
+    pub auth_url: Url,
+    pub token_url: Url,
+    pub revoke_url: Url,
+    pub userinfo_url: Url,
+    /// The Gmail API root, with a trailing slash.
+    pub gmail_base_url: Url,
+    pub gmail: GmailConfig,
+}
+
+/// How EmailGator uses each connected Gmail account.
+#[derive(Debug, Clone)]
+pub struct GmailConfig {
+    /// The first sync (and a sync after the cursor expired) imports the inbox of the last days…
+    pub backfill_days: u32,
+    /// …up to this many messages.
+    pub backfill_max: u32,
+    /// Quota units per second spent on one account at most (Google allows 250).
+    pub quota_units_per_second: u32,
+    /// Requests in flight per account at most (Google answers 429 above a handful).
+    pub max_in_flight: usize,
+    /// Adds an `EmailGator/<category>` label when archiving.
+    pub is_category_labels_enabled: bool,
+    pub request_timeout: Duration,
 }
 
 impl GoogleConfig {
@@ -307,6 +332,17 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
     let google_client_id = r.text("google.client_id");
     let google_client_secret = r.text("google.client_secret");
     let google_redirect_url = r.text("google.redirect_url");
+    let google_auth_url = r.text("google.auth_url");
+    let google_token_url = r.text("google.token_url");
+    let google_revoke_url = r.text("google.revoke_url");
+    let google_userinfo_url = r.text("google.userinfo_url");
+    let google_gmail_base_url = r.text("google.gmail_base_url");
+    let gmail_backfill_days = r.get::<u32>("gmail.backfill_days");
+    let gmail_backfill_max = r.get::<u32>("gmail.backfill_max");
+    let gmail_quota_units_per_second = r.get::<u32>("gmail.quota_units_per_second");
+    let gmail_max_in_flight = r.get::<usize>("gmail.max_in_flight");
+    let gmail_category_labels = r.get::<bool>("gmail.category_labels");
+    let gmail_request_timeout_secs = r.get::<u64>("gmail.request_timeout_secs");
     let sidecar_url = r.text("sidecar.url");
     let sidecar_token = r.text("sidecar.token");
     let openai_api_key = r.text("openai.api_key");
@@ -429,6 +465,39 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         client_id: google_client_id,
         client_secret: google_client_secret.map(SecretString::from),
         redirect_url: parse_optional_url("GOOGLE_OAUTH_REDIRECT_URL", google_redirect_url, &mut problems),
+        auth_url: url_or(
+            "google.auth_url",
+            google_auth_url,
+            "https://accounts.google.com/o/oauth2/v2/auth",
+            &mut problems,
+        ),
+        token_url: url_or("google.token_url", google_token_url, "https://oauth2.googleapis.com/token", &mut problems),
+        revoke_url: url_or(
+            "google.revoke_url",
+            google_revoke_url,
+            "https://oauth2.googleapis.com/revoke",
+            &mut problems,
+        ),
+        userinfo_url: url_or(
+            "google.userinfo_url",
+            google_userinfo_url,
+            "https://openidconnect.googleapis.com/v1/userinfo",
+            &mut problems,
+        ),
+        gmail_base_url: with_trailing_slash(url_or(
+            "google.gmail_base_url",
+            google_gmail_base_url,
+            "https://gmail.googleapis.com/",
+            &mut problems,
+        )),
+        gmail: GmailConfig {
+            backfill_days: gmail_backfill_days.unwrap_or(7),
+            backfill_max: gmail_backfill_max.unwrap_or(500),
+            quota_units_per_second: gmail_quota_units_per_second.unwrap_or(250).max(1),
+            max_in_flight: gmail_max_in_flight.unwrap_or(5).max(1),
+            is_category_labels_enabled: gmail_category_labels.unwrap_or(true),
+            request_timeout: Duration::from_secs(gmail_request_timeout_secs.unwrap_or(30)),
+        },
     };
     if google.client_id.is_some() != google.client_secret.is_some() {
         problems.push("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET must be set together".into());
@@ -517,6 +586,23 @@ fn parse_optional_url(name: &str, value: Option<String>, problems: &mut Vec<Stri
             None
         }
     }
+}
+
+fn url_or(name: &str, value: Option<String>, default: &str, problems: &mut Vec<String>) -> Url {
+    let default = || Url::parse(default).expect("built-in URLs are valid");
+    match value {
+        Some(value) => parse_optional_url(name, Some(value), problems).unwrap_or_else(default),
+        None => default(),
+    }
+}
+
+/// google-gmail1 appends paths to its base URL, so the slash matters.
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
 }
 
 /// Parses `id:base64,id:base64` (newest first); every key must be 32 bytes.

@@ -6,6 +6,7 @@ use emailgator::config::Config;
 use emailgator::telemetry;
 
 fn main() -> std::process::ExitCode {
+    emailgator::startup::install_tls_provider();
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,

@@ -11,11 +11,16 @@ use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::clients::google::GoogleOAuth;
+use crate::clients::mail::MailProviders;
+use crate::clients::mail::gmail::GmailConnector;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::db;
+use crate::encryption::Keyring;
 use crate::jobs::cron::{self, Leadership};
 use crate::jobs::{JobContext, JobRegistry, Runner};
+use crate::services::gmail_tokens::GmailTokens;
 use crate::state::AppState;
 use crate::web::{csrf, headers, metrics, routes};
 
@@ -41,6 +46,7 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let stop_signal = StopSignal::install()?;
+        install_tls_provider();
         tracing::info!(settings = config.redacted_summary(), "starting EmailGator");
         let pool = open_database(&config, config.database.is_migrate_on_start).await?;
 
@@ -51,6 +57,12 @@ impl Application {
 
         let config = Arc::new(config);
         let leadership = Leadership::default();
+        let keyring = Keyring::new(&config.security.encryption_keys);
+        let google = GoogleOAuth::from_config(&config.google, &public_url);
+        let mail = MailProviders::new(google.clone().map(|oauth| {
+            let tokens = GmailTokens::new(pool.clone(), keyring.clone(), oauth, clock.clone());
+            Arc::new(GmailConnector::new(&config.google.gmail_base_url, config.google.gmail.clone(), Arc::new(tokens)))
+        }));
         let state = AppState {
             pool: pool.clone(),
             config: config.clone(),
@@ -58,14 +70,11 @@ impl Application {
             metrics: Arc::default(),
             leadership: leadership.clone(),
             public_url,
+            google,
+            keyring: keyring.clone(),
+            mail: mail.clone(),
         };
-        let ctx = Arc::new(JobContext {
-            pool,
-            config: config.clone(),
-            clock,
-            mail: Default::default(),
-            keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
-        });
+        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock, mail, keyring });
         let runner = Runner::new(ctx.clone(), registry, config.jobs.clone(), config.instance_id.clone());
         let shutdown = CancellationToken::new();
         let mut background = Vec::new();
@@ -202,4 +211,10 @@ async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> 
 /// Logs one line per request with its status and duration.
 fn request_log() -> actix_web::middleware::Logger {
     actix_web::middleware::Logger::new("%r %s %Dms").log_target("emailgator::http")
+}
+
+/// rustls needs one process-wide crypto provider: ring (FACTS.md: aws-lc-rs must not be linked).
+/// Called first in `main` and again here for the tests; a second call changes nothing.
+pub fn install_tls_provider() {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
 }

@@ -2,9 +2,12 @@
 
 use std::sync::Arc;
 
+use crate::clients::google::GoogleOAuth;
+use crate::clients::mail::MailProviders;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{DbConn, DbPool};
+use crate::encryption::Keyring;
 use crate::error::AppError;
 use crate::jobs::cron::Leadership;
 use crate::web::metrics::Metrics;
@@ -18,6 +21,10 @@ pub struct AppState {
     pub leadership: Leadership,
     /// The address people use, for links and the Origin check.
     pub public_url: url::Url,
+    /// `None` without a Google OAuth client: local sign-in only.
+    pub google: Option<GoogleOAuth>,
+    pub keyring: Keyring,
+    pub mail: MailProviders,
 }
 
 impl AppState {

@@ -209,3 +209,48 @@ pub fn mark_archived(conn: &mut DbConn, ids: &[String], now: NaiveDateTime) -> Q
         .set((emails::state.eq("archived"), emails::archived_at.eq(now), emails::updated_at.eq(now)))
         .execute(conn)
 }
+
+/// The given emails, only those in `user_id`'s mailboxes.
+pub fn list_owned(conn: &mut DbConn, user_id: &str, ids: &[String]) -> QueryResult<Vec<Email>> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::id.eq_any(ids))
+        .select(Email::as_select())
+        .load(conn)
+}
+
+/// The given emails of one mailbox.
+pub fn list_in_mailbox(conn: &mut DbConn, mailbox_id: &str, ids: &[String]) -> QueryResult<Vec<Email>> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::id.eq_any(ids))
+        .select(Email::as_select())
+        .load(conn)
+}
+
+/// Records a delete (`Some(now)`) or its undo (`None`).
+pub fn set_trashed(
+    conn: &mut DbConn,
+    ids: &[String],
+    trashed_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(emails::table.filter(emails::id.eq_any(ids)))
+        .set((emails::trashed_at.eq(trashed_at), emails::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// A user's deleted emails since `since`, newest deletion first.
+pub fn list_trashed(conn: &mut DbConn, user_id: &str, since: NaiveDateTime, limit: i64) -> QueryResult<Vec<Email>> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::trashed_at.gt(since))
+        .order((emails::trashed_at.desc(), emails::id))
+        .limit(limit)
+        .select(Email::as_select())
+        .load(conn)
+}

@@ -30,6 +30,13 @@ pub struct Mailbox {
     pub maildir_path: Option<String>,
 }
 
+impl Mailbox {
+    /// What the mail providers need to open this mailbox.
+    pub fn as_ref(&self) -> crate::clients::mail::MailboxRef<'_> {
+        crate::clients::mail::MailboxRef { id: &self.id, kind: &self.kind, maildir_path: self.maildir_path.as_deref() }
+    }
+}
+
 pub fn insert(conn: &mut DbConn, mailbox: &Mailbox) -> QueryResult<()> {
     diesel::insert_into(mailboxes::table).values(mailbox).execute(conn).map(drop)
 }
@@ -69,6 +76,7 @@ pub fn record_sync(conn: &mut DbConn, id: &str, cursor: Option<&str>, now: Naive
                 mailboxes::sync_cursor.eq(cursor),
                 mailboxes::last_synced_at.eq(now),
                 mailboxes::last_error.eq(None::<String>),
+                mailboxes::rate_limited_until.eq(None::<NaiveDateTime>),
                 mailboxes::updated_at.eq(now),
             ))
             .execute(conn),
@@ -76,6 +84,7 @@ pub fn record_sync(conn: &mut DbConn, id: &str, cursor: Option<&str>, now: Naive
             .set((
                 mailboxes::last_synced_at.eq(now),
                 mailboxes::last_error.eq(None::<String>),
+                mailboxes::rate_limited_until.eq(None::<NaiveDateTime>),
                 mailboxes::updated_at.eq(now),
             ))
             .execute(conn),
@@ -122,4 +131,43 @@ pub fn set_tokens(
             mailboxes::updated_at.eq(now),
         ))
         .execute(conn)
+}
+
+/// The provider asked us to wait until `until`.
+pub fn set_rate_limited(conn: &mut DbConn, id: &str, until: NaiveDateTime, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(mailboxes::table.find(id))
+        .set((mailboxes::rate_limited_until.eq(until), mailboxes::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// A fresh grant for an existing mailbox: active again, with its emails and sync position kept.
+pub fn reactivate(conn: &mut DbConn, id: &str, granted_scopes: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(mailboxes::table.find(id))
+        .set((
+            mailboxes::status.eq("active"),
+            mailboxes::granted_scopes.eq(granted_scopes),
+            mailboxes::last_error.eq(None::<String>),
+            mailboxes::rate_limited_until.eq(None::<NaiveDateTime>),
+            mailboxes::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Forgets the tokens (after a disconnect) and marks the mailbox disconnected.
+pub fn disconnect(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(mailboxes::table.find(id))
+        .set((
+            mailboxes::encrypted_access_token.eq(None::<String>),
+            mailboxes::encrypted_refresh_token.eq(None::<String>),
+            mailboxes::token_key_id.eq(None::<String>),
+            mailboxes::token_expires_at.eq(None::<NaiveDateTime>),
+            mailboxes::status.eq("disconnected"),
+            mailboxes::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// Removes the mailbox with its emails.
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::delete(mailboxes::table.find(id)).execute(conn)
 }

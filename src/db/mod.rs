@@ -10,6 +10,7 @@ pub mod leases;
 pub mod login_tokens;
 pub mod mailboxes;
 pub mod migrations;
+pub mod oauth_states;
 pub mod schema;
 pub mod sessions;
 pub mod unsubscribe_attempts;

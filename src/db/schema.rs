@@ -10,6 +10,20 @@ diesel::table! {
         ai_settings -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        google_subject -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    oauth_states (state_hash) {
+        state_hash -> Text,
+        purpose -> Text,
+        browser_hash -> Text,
+        user_id -> Nullable<Text>,
+        code_verifier -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -157,6 +171,7 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(login_tokens -> users (user_id));
+diesel::joinable!(oauth_states -> users (user_id));
 diesel::joinable!(mailboxes -> users (user_id));
 diesel::joinable!(categories -> users (user_id));
 diesel::joinable!(emails -> mailboxes (mailbox_id));
@@ -168,6 +183,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     login_tokens,
+    oauth_states,
     mailboxes,
     categories,
     emails,

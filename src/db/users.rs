@@ -16,6 +16,8 @@ pub struct User {
     pub ai_settings: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The Google account (`sub`) this user signs in with.
+    pub google_subject: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConn, user: &User) -> QueryResult<()> {
@@ -39,4 +41,16 @@ pub fn set_admin(conn: &mut DbConn, id: &str, is_admin: bool, now: NaiveDateTime
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
+}
+
+pub fn find_by_google_subject(conn: &mut DbConn, subject: &str) -> QueryResult<Option<User>> {
+    users::table.filter(users::google_subject.eq(subject)).select(User::as_select()).first(conn).optional()
+}
+
+/// Ties a user to their Google account.
+pub fn link_google(conn: &mut DbConn, id: &str, subject: &str, is_admin: bool, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::google_subject.eq(subject), users::is_admin.eq(is_admin), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
 }

@@ -37,7 +37,7 @@ impl Job for ArchiveMessages {
         if sorted.is_empty() {
             return Ok(());
         }
-        let provider = match ctx.mail.open(&mailbox.kind, mailbox.maildir_path.as_deref()) {
+        let provider = match ctx.mail.open(mailbox.as_ref()) {
             Ok(provider) => provider,
             Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
         };

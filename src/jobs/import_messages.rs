@@ -27,7 +27,7 @@ impl Job for ImportMessages {
         let id = self.mailbox_id.clone();
         let mailbox = ctx.db(move |conn| Ok(db::mailboxes::find(conn, &id)?)).await?;
         let Some(mailbox) = mailbox else { return Ok(()) };
-        let provider = match ctx.mail.open(&mailbox.kind, mailbox.maildir_path.as_deref()) {
+        let provider = match ctx.mail.open(mailbox.as_ref()) {
             Ok(provider) => provider,
             Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
         };

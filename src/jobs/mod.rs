@@ -10,6 +10,7 @@ pub mod prune;
 pub mod reencrypt_secrets;
 pub mod runner;
 pub mod sync_mailbox;
+pub mod trash_messages;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -36,6 +37,7 @@ pub use prune::PruneJobs;
 pub use reencrypt_secrets::ReencryptSecrets;
 pub use runner::Runner;
 pub use sync_mailbox::SyncMailbox;
+pub use trash_messages::TrashMessages;
 
 /// What a job run needs from the application.
 pub struct JobContext {
@@ -177,6 +179,7 @@ impl JobRegistry {
             .with::<ImportMessages>()
             .with::<ReencryptSecrets>()
             .with::<ArchiveMessages>()
+            .with::<TrashMessages>()
     }
 
     /// Adds a job kind (tests add their own).

@@ -25,7 +25,14 @@ impl Job for PruneJobs {
             let idle_before = now - chrono::Duration::from_std(config.server.session_idle).unwrap_or_default();
             let sessions = db::sessions::delete_expired(conn, now, idle_before)?;
             let tokens = db::login_tokens::delete_stale(conn, now)?;
-            tracing::info!(jobs, sessions, tokens, "pruned finished jobs, expired sessions and spent sign-in links");
+            let oauth_states = db::oauth_states::delete_stale(conn, now - chrono::Duration::days(1))?;
+            tracing::info!(
+                jobs,
+                sessions,
+                tokens,
+                oauth_states,
+                "pruned finished jobs, expired sessions, spent sign-in links and OAuth round trips"
+            );
             Ok(())
         })
         .await

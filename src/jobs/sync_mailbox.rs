@@ -1,6 +1,8 @@
 //! `sync_mailbox`: asks the mailbox's provider what is new and records it, with the import jobs, in
 //! one transaction (`services::imports::record_new_messages`).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Job, JobContext, JobError};
@@ -30,7 +32,7 @@ impl Job for SyncMailbox {
             // Removed, paused or waiting for a reconnect: nothing to do, and nothing to retry.
             return Ok(());
         };
-        let provider = match ctx.mail.open(&mailbox.kind, mailbox.maildir_path.as_deref()) {
+        let provider = match ctx.mail.open(mailbox.as_ref()) {
             Ok(provider) => provider,
             Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
         };
@@ -53,11 +55,21 @@ impl Job for SyncMailbox {
 pub(super) async fn record_failure(ctx: &JobContext, mailbox_id: &str, error: MailError) -> JobError {
     let (now, id, message) = (ctx.clock.now(), mailbox_id.to_owned(), error.to_string());
     let is_revoked = error == MailError::TokenRevoked;
+    let limited_until = match &error {
+        MailError::RateLimited { retry_after } => {
+            let day = chrono::Duration::days(1);
+            Some(now + chrono::Duration::from_std(*retry_after).unwrap_or(day).min(day))
+        }
+        _ => None,
+    };
     let recorded = ctx
         .db(move |conn| {
             db::mailboxes::record_error(conn, &id, &message, now)?;
             if is_revoked {
                 db::mailboxes::set_status(conn, &id, "needs_reconnect", now)?;
+            }
+            if let Some(until) = limited_until {
+                db::mailboxes::set_rate_limited(conn, &id, until, now)?;
             }
             Ok(())
         })
@@ -66,7 +78,7 @@ pub(super) async fn record_failure(ctx: &JobContext, mailbox_id: &str, error: Ma
         tracing::error!(mailbox_id, %problem, "could not record the mailbox error");
     }
     match error {
-        MailError::RateLimited { retry_after } => JobError::Snooze(retry_after),
+        MailError::RateLimited { retry_after } => JobError::Snooze(retry_after.min(Duration::from_secs(86_400))),
         error if error.is_transient() => JobError::Retry(error.to_string()),
         error => JobError::Permanent(error.to_string()),
     }

@@ -48,7 +48,7 @@ pub enum LinkProblem {
     Expired,
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -81,6 +81,7 @@ pub fn ensure_local_owner(conn: &mut DbConn, email: &EmailAddress, now: NaiveDat
             ai_settings: "{}".into(),
             created_at: now,
             updated_at: now,
+            google_subject: None,
         };
         db::users::insert(conn, &user)?;
         Ok(user)
@@ -161,6 +162,22 @@ pub fn start_session(
     };
     db::sessions::insert(conn, &session)?;
     Ok(NewSession { cookie_value, session })
+}
+
+/// Signs `user_id` in with a fresh session, ending the browser's previous one (no session fixation).
+pub fn rotate_session(
+    conn: &mut DbConn,
+    user_id: &str,
+    previous_cookie: Option<&str>,
+    policy: SessionPolicy,
+    now: NaiveDateTime,
+) -> Result<NewSession, AppError> {
+    db::transaction(conn, |conn| {
+        if let Some(previous) = previous_cookie {
+            db::sessions::delete(conn, &hash_token(previous))?;
+        }
+        start_session(conn, user_id, policy, now)
+    })
 }
 
 /// Looks up the session behind a cookie; an expired or idle session is deleted and not returned.

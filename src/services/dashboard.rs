@@ -21,6 +21,7 @@ pub enum Activity {
     Syncing,
     Idle,
     NeedsReconnect,
+    Disconnected,
     Paused,
     RateLimitedUntil(NaiveDateTime),
 }
@@ -39,6 +40,7 @@ pub fn overview(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<
         let is_syncing = db::jobs::is_pending_with_key(conn, &crate::jobs::SyncMailbox::unique_key(&mailbox.id))?;
         let activity = match (mailbox.status.as_str(), mailbox.rate_limited_until) {
             ("needs_reconnect", _) => Activity::NeedsReconnect,
+            ("disconnected", _) => Activity::Disconnected,
             ("paused", _) => Activity::Paused,
             (_, Some(until)) if until > now => Activity::RateLimitedUntil(until),
             _ if is_syncing => Activity::Syncing,

@@ -12,6 +12,7 @@ use crate::db::{self, DbConn};
 use crate::domain::EmailAddress;
 use crate::encryption::{Keyring, Sealed, context};
 use crate::error::AppError;
+use crate::jobs::{self, EnqueueOptions, sync_mailbox::SyncMailbox};
 
 /// Adds the Maildir at `path` to the user with `email` (created if new); adding the same folder
 /// again returns the existing mailbox.
@@ -39,6 +40,7 @@ pub fn add_maildir(
                     ai_settings: "{}".into(),
                     created_at: now,
                     updated_at: now,
+                    google_subject: None,
                 };
                 db::users::insert(conn, &user)?;
                 user
@@ -140,4 +142,49 @@ pub fn reencrypt_tokens(conn: &mut DbConn, keyring: &Keyring, now: NaiveDateTime
         db::transaction(conn, |conn| store_tokens(conn, keyring, &mailbox.id, &tokens, now))?;
     }
     Ok(count)
+}
+
+/// The user's own mailbox; someone else's is "not found".
+pub fn find_owned(conn: &mut DbConn, user_id: &str, mailbox_id: &str) -> Result<Mailbox, AppError> {
+    db::mailboxes::find(conn, mailbox_id)?.filter(|m| m.user_id == user_id).ok_or(AppError::NotFound)
+}
+
+/// "Sync now": queues a sync unless one is already waiting or running.
+pub fn request_sync(conn: &mut DbConn, user_id: &str, mailbox_id: &str, now: NaiveDateTime) -> Result<(), AppError> {
+    let mailbox = find_owned(conn, user_id, mailbox_id)?;
+    if mailbox.status != "active" {
+        return Err(AppError::Conflict("This mailbox is not connected; reconnect it first.".into()));
+    }
+    let sync = SyncMailbox { mailbox_id: mailbox.id.clone() };
+    let options = EnqueueOptions { unique_key: Some(SyncMailbox::unique_key(&mailbox.id)), ..Default::default() };
+    jobs::enqueue(conn, &sync, options, now)?;
+    Ok(())
+}
+
+/// Ends a connection after the grant was revoked (or revoking failed, `revoke_problem`): the tokens
+/// are deleted; the emails stay (the mailbox shows as disconnected) or go with the mailbox.
+pub fn finish_disconnect(
+    conn: &mut DbConn,
+    user_id: &str,
+    mailbox_id: &str,
+    is_removing_emails: bool,
+    revoke_problem: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    db::transaction(conn, |conn| {
+        let mailbox = find_owned(conn, user_id, mailbox_id)?;
+        if is_removing_emails {
+            db::mailboxes::delete(conn, &mailbox.id)?;
+            return Ok(());
+        }
+        db::mailboxes::disconnect(conn, &mailbox.id, now)?;
+        if let Some(problem) = revoke_problem {
+            let note = format!(
+                "Disconnected, but Google could not be told ({problem}); remove EmailGator under \"Third-party \
+                 apps\" in your Google account."
+            );
+            db::mailboxes::record_error(conn, &mailbox.id, &note, now)?;
+        }
+        Ok(())
+    })
 }

@@ -3,6 +3,9 @@
 
 pub mod auth;
 pub mod dashboard;
+pub mod gmail_tokens;
+pub mod google_auth;
 pub mod imports;
 pub mod jobs;
 pub mod mailboxes;
+pub mod trash;

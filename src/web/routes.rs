@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use super::pages::{admin_jobs, auth, health, home};
+use super::pages::{admin_jobs, auth, google, health, home, mailboxes, trash};
 use super::{assets, metrics};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -14,6 +14,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/local", web::get().to(auth::show_local_sign_in))
         .route("/auth/local", web::post().to(auth::sign_in_locally))
         .route("/auth/sign-out", web::post().to(auth::sign_out))
+        .route("/auth/google", web::get().to(google::sign_in))
+        .route("/auth/google/callback", web::get().to(google::callback))
+        .route("/mailboxes/connect", web::post().to(google::connect))
+        .route("/mailboxes/{id}/sync", web::post().to(mailboxes::sync_now))
+        .route("/mailboxes/{id}/disconnect", web::post().to(mailboxes::disconnect))
+        .route("/trash", web::get().to(trash::show))
+        .route("/emails/delete", web::post().to(trash::delete))
+        .route("/emails/restore", web::post().to(trash::restore))
         .route("/admin/jobs", web::get().to(admin_jobs::show))
         .route("/admin/jobs/{id}/{action}", web::post().to(admin_jobs::act));
 }

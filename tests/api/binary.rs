@@ -48,12 +48,27 @@ async fn serve_with_no_settings_runs_and_stops_cleanly_on_sigterm() {
         .unwrap_or_else(|| panic!("the link names this machine and its port: {link}"));
     assert!(link.contains("/auth/local?token="), "{link}");
 
-    let health = reqwest::get(format!("http://127.0.0.1:{port}/health")).await.expect("health");
+    let health = crate::support::http_client()
+        .build()
+        .expect("client")
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .expect("health");
     assert_eq!(health.status(), 200);
     for file in ["emailgator.db", "secret_key_base", "encryption_key"] {
         assert!(dir.path().join("data").join(file).exists(), "data/{file} is created");
     }
-    let confirm = reqwest::get(&link).await.expect("open link").text().await.expect("body");
+    let confirm = crate::support::http_client()
+        .build()
+        .expect("client")
+        .get(&link)
+        .send()
+        .await
+        .expect("open link")
+        .text()
+        .await
+        .expect("body");
     assert!(confirm.contains("one-time link"), "the printed link is valid");
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");

@@ -93,6 +93,7 @@ async fn the_database_matches_schema_rs() {
         users,
         sessions,
         login_tokens,
+        oauth_states,
         mailboxes,
         categories,
         emails,
@@ -164,6 +165,7 @@ async fn every_table_round_trips() {
         ai_settings: r#"{"mode":"hybrid"}"#.into(),
         created_at: at(0),
         updated_at: at(1),
+        google_subject: Some("1234567890".into()),
     };
     db::users::insert(conn, &user).expect("insert user");
     assert_eq!(db::users::find(conn, &user.id).expect("find"), Some(user.clone()));
@@ -188,6 +190,19 @@ async fn every_table_round_trips() {
     };
     db::login_tokens::insert(conn, &token).expect("insert token");
     assert_eq!(db::login_tokens::find(conn, "t").expect("find"), Some(token));
+
+    let oauth_state = db::oauth_states::OAuthState {
+        state_hash: "state".into(),
+        purpose: "connect".into(),
+        browser_hash: "browser".into(),
+        user_id: Some(user.id.clone()),
+        code_verifier: "verifier".into(),
+        created_at: at(2),
+        expires_at: at(3),
+        used_at: Some(at(2)),
+    };
+    db::oauth_states::insert(conn, &oauth_state).expect("insert oauth state");
+    assert_eq!(db::oauth_states::find(conn, "state").expect("find"), Some(oauth_state));
 
     let mailbox = db::mailboxes::Mailbox {
         id: db::new_id(),
@@ -328,6 +343,7 @@ async fn a_transaction_that_reads_then_writes_waits_for_another_writer_instead_o
         ai_settings: "{}".into(),
         created_at: at(0),
         updated_at: at(0),
+        google_subject: None,
     };
     let (read_done, other_may_write) = std::sync::mpsc::channel();
     let (pool_a, pool_b) = (app.state.pool.clone(), app.state.pool.clone());

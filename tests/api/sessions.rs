@@ -75,7 +75,7 @@ async fn an_idle_session_expires() {
     let policy = SessionPolicy { idle: Duration::from_secs(3600), absolute: Duration::from_secs(86400 * 30) };
     let long_ago = app.now() - chrono::Duration::hours(2);
     let session = auth::start_session(&mut app.conn(), &owner.id, policy, long_ago).expect("session");
-    let client = reqwest::Client::new();
+    let client = crate::support::http_client().build().expect("client");
     let page = client
         .get(app.url("/"))
         .header("cookie", format!("eg_session={}", session.cookie_value))

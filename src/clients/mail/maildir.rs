@@ -149,11 +149,16 @@ impl MailProvider for Maildir {
     }
 
     fn trash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>> {
-        Box::pin(async move { self.relocate(ids, None, Some(TRASH), false) })
+        // From the inbox, or from the archive once it was sorted.
+        Box::pin(async move {
+            self.relocate(ids, None, Some(TRASH), false)?;
+            self.relocate(ids, Some(ARCHIVE), Some(TRASH), false)
+        })
     }
 
     fn untrash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>> {
-        Box::pin(async move { self.relocate(ids, Some(TRASH), None, true) })
+        // Like Gmail: out of the trash into the archive, since EmailGator keeps the inbox empty.
+        Box::pin(async move { self.relocate(ids, Some(TRASH), Some(ARCHIVE), true) })
     }
 
     fn send<'a>(&'a self, _raw: &'a [u8]) -> BoxFuture<'a, Result<String, MailError>> {
@@ -198,7 +203,10 @@ mod tests {
         assert!(dir.path().join(".Trash/cur/2.b.host:2,").exists());
         assert_eq!(maildir.list_new(None).await.expect("list").ids, Vec::<String>::new());
         maildir.untrash(&ids[1..]).await.expect("untrash");
-        assert_eq!(maildir.list_new(None).await.expect("list").ids, ["2.b.host"]);
+        assert!(dir.path().join(".Archive/cur/2.b.host:2,").exists(), "restored into the archive");
+        maildir.trash(&ids[..1]).await.expect("trash an archived message");
+        assert!(dir.path().join(".Trash/cur/1.a.host:2,S").exists());
+        assert!(!dir.path().join(".Archive/cur/1.a.host:2,S").exists());
     }
 
     #[tokio::test]

@@ -1,6 +1,8 @@
 //! The `MailProvider` seam: list what is new since a cursor, fetch raw messages, archive, trash,
-//! untrash, send. Implementations: Maildir (here); Gmail joins with Google sign-in.
+//! untrash, send. Implementations: Gmail (google-gmail1) and Maildir.
 
+pub mod gmail;
+pub mod limiter;
 pub mod maildir;
 
 use std::sync::Arc;
@@ -32,7 +34,9 @@ pub struct FetchedMessage {
 pub enum MailError {
     #[error("the provider asks us to slow down for {retry_after:?}")]
     RateLimited { retry_after: Duration },
-    #[error("access to the mailbox was revoked; it needs to be reconnected")]
+    #[error(
+        "Google no longer lets EmailGator read this mailbox (access was removed or expired); reconnect it to continue"
+    )]
     TokenRevoked,
     #[error("the sync position expired")]
     CursorExpired,
@@ -40,6 +44,11 @@ pub enum MailError {
     MessageGone(String),
     #[error("the provider answered {status}")]
     Upstream { status: u16 },
+    #[error("the provider could not be reached: {0}")]
+    Unreachable(String),
+    /// The provider refused the request itself; trying again will not help.
+    #[error("the provider refused the request ({status}: {reason})")]
+    Rejected { status: u16, reason: String },
     #[error("the mailbox cannot be read: {0}")]
     Storage(String),
     #[error("{0}")]
@@ -49,7 +58,13 @@ pub enum MailError {
 impl MailError {
     /// Whether trying again later can help.
     pub fn is_transient(&self) -> bool {
-        matches!(self, MailError::RateLimited { .. } | MailError::Upstream { .. } | MailError::Storage(_))
+        matches!(
+            self,
+            MailError::RateLimited { .. }
+                | MailError::Upstream { .. }
+                | MailError::Unreachable(_)
+                | MailError::Storage(_)
+        )
     }
 }
 
@@ -67,16 +82,38 @@ pub trait MailProvider: Send + Sync {
     fn send<'a>(&'a self, raw: &'a [u8]) -> BoxFuture<'a, Result<String, MailError>>;
 }
 
+/// The mailbox a provider is opened for.
+#[derive(Debug, Clone, Copy)]
+pub struct MailboxRef<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub maildir_path: Option<&'a str>,
+}
+
 /// Opens the provider for a mailbox of a given kind.
-#[derive(Debug, Clone, Default)]
-pub struct MailProviders;
+#[derive(Clone, Default)]
+pub struct MailProviders {
+    /// `None` when no Google OAuth client is configured.
+    gmail: Option<Arc<gmail::GmailConnector>>,
+}
 
 impl MailProviders {
-    pub fn open(&self, kind: &str, maildir_path: Option<&str>) -> Result<Arc<dyn MailProvider>, MailError> {
-        match (kind, maildir_path) {
-            ("maildir", Some(path)) => Ok(Arc::new(maildir::Maildir::new(path))),
-            ("maildir", None) => Err(MailError::Storage("the Maildir mailbox has no folder".into())),
-            ("gmail", _) => Err(MailError::Unsupported("Gmail mailboxes are not supported by this version yet")),
+    pub fn new(gmail: Option<Arc<gmail::GmailConnector>>) -> MailProviders {
+        MailProviders { gmail }
+    }
+
+    pub fn gmail(&self) -> Option<&Arc<gmail::GmailConnector>> {
+        self.gmail.as_ref()
+    }
+
+    pub fn open(&self, mailbox: MailboxRef<'_>) -> Result<Arc<dyn MailProvider>, MailError> {
+        match (mailbox.kind, mailbox.maildir_path, &self.gmail) {
+            ("maildir", Some(path), _) => Ok(Arc::new(maildir::Maildir::new(path))),
+            ("maildir", None, _) => Err(MailError::Storage("the Maildir mailbox has no folder".into())),
+            ("gmail", _, Some(connector)) => Ok(Arc::new(connector.mailbox(mailbox.id))),
+            ("gmail", _, None) => {
+                Err(MailError::Unsupported("Gmail is not configured on this server (GOOGLE_CLIENT_ID)"))
+            }
             _ => Err(MailError::Unsupported("unknown mailbox kind")),
         }
     }

@@ -14,10 +14,14 @@ use crate::web::layout::Layout;
 #[template(path = "pages/home/landing.html")]
 pub struct Landing {
     layout: Layout,
+    is_google_enabled: bool,
 }
 
 pub struct MailboxCard {
+    pub id: String,
     pub address: String,
+    pub is_gmail: bool,
+    pub is_active: bool,
     pub kind: String,
     pub status: String,
     pub is_attention_needed: bool,
@@ -31,6 +35,7 @@ fn describe(activity: &Activity) -> String {
         Activity::Syncing => "syncing".into(),
         Activity::Idle => "idle".into(),
         Activity::NeedsReconnect => "needs reconnect".into(),
+        Activity::Disconnected => "disconnected".into(),
         Activity::Paused => "paused".into(),
         Activity::RateLimitedUntil(until) => format!("rate-limited until {} UTC", until.format("%H:%M")),
     }
@@ -47,13 +52,14 @@ pub struct CategoryCard {
 pub struct Dashboard {
     layout: Layout,
     name: String,
+    is_google_enabled: bool,
     mailboxes: Vec<MailboxCard>,
     categories: Vec<CategoryCard>,
 }
 
 pub async fn show(state: web::Data<AppState>, user: MaybeUser) -> Result<Either<Landing, Dashboard>, AppError> {
     let Some(signed_in) = user.0 else {
-        let page = Landing { layout: Layout::anonymous() };
+        let page = Landing { layout: Layout::anonymous(), is_google_enabled: state.google.is_some() };
         return Ok(Either::Left(page));
     };
     let user_id = signed_in.user.id.clone();
@@ -63,10 +69,14 @@ pub async fn show(state: web::Data<AppState>, user: MaybeUser) -> Result<Either<
     let page = Dashboard {
         layout: Layout::signed_in(&signed_in, is_admin),
         name: signed_in.user.name.clone(),
+        is_google_enabled: state.google.is_some(),
         mailboxes: overview
             .mailboxes
             .into_iter()
             .map(|m| MailboxCard {
+                id: m.mailbox.id,
+                is_gmail: m.mailbox.kind == "gmail",
+                is_active: m.mailbox.status == "active",
                 status: describe(&m.activity),
                 is_attention_needed: matches!(m.activity, Activity::NeedsReconnect | Activity::RateLimitedUntil(_)),
                 imported_today: m.imported_today,

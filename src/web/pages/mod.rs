@@ -2,5 +2,8 @@
 
 pub mod admin_jobs;
 pub mod auth;
+pub mod google;
 pub mod health;
 pub mod home;
+pub mod mailboxes;
+pub mod trash;

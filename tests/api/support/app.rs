@@ -82,7 +82,7 @@ impl TestApp {
         let runner = app.runner().clone();
         let shutdown = app.shutdown_token();
         let server = tokio::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder()
+        let client = super::http_client()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -164,6 +164,7 @@ impl TestApp {
                 ai_settings: "{}".into(),
                 created_at: now,
                 updated_at: now,
+                google_subject: None,
             };
             db::users::insert(&mut conn, &user).expect("user");
             auth::create_login_token(&mut conn, &user.id, std::time::Duration::from_secs(60), now).expect("token")

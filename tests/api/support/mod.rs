@@ -2,10 +2,17 @@
 
 pub mod app;
 pub mod database;
+pub mod fake_google;
 pub mod test_jobs;
 
 pub use app::TestApp;
 pub use database::TestDb;
+
+/// An HTTP client builder; rustls needs its crypto provider installed first (ring, as in `main`).
+pub fn http_client() -> reqwest::ClientBuilder {
+    emailgator::startup::install_tls_provider();
+    reqwest::Client::builder()
+}
 
 /// Polls `check` every 20 ms until it returns true or `seconds` pass; fails the test on time-out.
 pub async fn wait_until<F, Fut>(seconds: u64, what: &str, mut check: F)

@@ -1,0 +1,60 @@
+//! Delete and undo: a delete moves emails to the mailbox's trash (recoverable), recorded in the
+//! database; for 30 days the user can undo it from the app. The mailbox follows in a job.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+
+use crate::db::emails::Email;
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+use crate::jobs::{self, EnqueueOptions, trash_messages::TrashMessages};
+
+/// How long a delete can be undone (Gmail empties its trash after 30 days).
+pub const UNDO_WINDOW: chrono::Duration = chrono::Duration::days(30);
+
+/// Deletes the user's emails among `ids`; returns how many.
+pub fn trash(conn: &mut DbConn, user_id: &str, ids: &[String], now: NaiveDateTime) -> Result<usize, AppError> {
+    db::transaction(conn, |conn| {
+        let emails: Vec<Email> =
+            db::emails::list_owned(conn, user_id, ids)?.into_iter().filter(|e| e.trashed_at.is_none()).collect();
+        apply(conn, &emails, Some(now), now)
+    })
+}
+
+/// Undoes deletes of the user's emails among `ids` made within the undo window; returns how many.
+pub fn restore(conn: &mut DbConn, user_id: &str, ids: &[String], now: NaiveDateTime) -> Result<usize, AppError> {
+    db::transaction(conn, |conn| {
+        let emails: Vec<Email> = db::emails::list_owned(conn, user_id, ids)?
+            .into_iter()
+            .filter(|e| e.trashed_at.is_some_and(|at| at > now - UNDO_WINDOW))
+            .collect();
+        apply(conn, &emails, None, now)
+    })
+}
+
+/// The user's deletes that can still be undone.
+pub fn list_undoable(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<Vec<Email>, AppError> {
+    Ok(db::emails::list_trashed(conn, user_id, now - UNDO_WINDOW, 500)?)
+}
+
+fn apply(
+    conn: &mut DbConn,
+    emails: &[Email],
+    trashed_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let ids: Vec<String> = emails.iter().map(|e| e.id.clone()).collect();
+    db::emails::set_trashed(conn, &ids, trashed_at, now)?;
+    let mut by_mailbox: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for email in emails {
+        by_mailbox.entry(&email.mailbox_id).or_default().push(email.id.clone());
+    }
+    for (mailbox_id, email_ids) in by_mailbox {
+        for chunk in email_ids.chunks(1000) {
+            let job = TrashMessages { mailbox_id: mailbox_id.to_owned(), email_ids: chunk.to_vec() };
+            jobs::enqueue(conn, &job, EnqueueOptions::default(), now)?;
+        }
+    }
+    Ok(ids.len())
+}

@@ -1,0 +1,93 @@
+//! Deleting emails and undoing it: `POST /emails/delete`, `POST /emails/restore`, and `GET /trash`
+//! listing what can still be restored (30 days).
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::services::trash;
+use crate::state::AppState;
+use crate::web::csrf;
+use crate::web::extract::CurrentUser;
+use crate::web::layout::Layout;
+
+pub struct TrashedRow {
+    pub id: String,
+    pub from: String,
+    pub subject: String,
+    pub deleted: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/trash.html")]
+pub struct TrashPage {
+    layout: Layout,
+    rows: Vec<TrashedRow>,
+}
+
+/// A form with one or more `ids` fields; `serde_html_form` is not a dependency, so the body is read
+/// as pairs.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct IdsForm(Vec<(String, String)>);
+
+impl IdsForm {
+    fn csrf(&self) -> &str {
+        self.0.iter().find(|(k, _)| k == "csrf").map_or("", |(_, v)| v.as_str())
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == "ids").map(|(_, v)| v.clone()).collect()
+    }
+
+    fn back(&self) -> String {
+        // Only our own paths: never an open redirect.
+        self.0
+            .iter()
+            .find(|(k, _)| k == "back")
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.starts_with('/') && !v.starts_with("//"))
+            .unwrap_or_else(|| "/trash".into())
+    }
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<TrashPage, AppError> {
+    let (user_id, now) = (user.0.user.id.clone(), state.now());
+    let emails = state.db(move |conn| trash::list_undoable(conn, &user_id, now)).await?;
+    let rows = emails
+        .into_iter()
+        .map(|e| TrashedRow {
+            from: e.from_name.clone().filter(|n| !n.is_empty()).or(e.from_address.clone()).unwrap_or_default(),
+            subject: if e.subject.is_empty() { "(no subject)".into() } else { e.subject.clone() },
+            deleted: e.trashed_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default(),
+            id: e.id,
+        })
+        .collect();
+    let is_admin = user.is_admin(&state);
+    Ok(TrashPage { layout: Layout::signed_in(&user.0, is_admin), rows })
+}
+
+pub async fn delete(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<IdsForm>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&user.0.session, form.csrf())?;
+    let (user_id, ids, now) = (user.0.user.id.clone(), form.ids(), state.now());
+    state.db(move |conn| trash::trash(conn, &user_id, &ids, now)).await?;
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back())).finish())
+}
+
+pub async fn restore(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<IdsForm>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&user.0.session, form.csrf())?;
+    let (user_id, ids, now) = (user.0.user.id.clone(), form.ids(), state.now());
+    state.db(move |conn| trash::restore(conn, &user_id, &ids, now)).await?;
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back())).finish())
+}
