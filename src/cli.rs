@@ -50,6 +50,12 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         failures: i64,
     },
+    /// Add the sample mailbox (78 emails) and starter categories, to try EmailGator without an account.
+    Demo {
+        /// Whose demo it is; the local owner by default.
+        #[arg(long)]
+        user: Option<String>,
+    },
     /// Manage mailboxes from the server (operators only).
     #[command(subcommand)]
     Mailbox(MailboxCommand),
@@ -84,6 +90,7 @@ pub fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Jobs { failures } => jobs(config, failures).await,
+            Command::Demo { user } => demo(config, user).await,
             Command::Mailbox(MailboxCommand::AddMaildir { user, path }) => add_maildir(config, &user, path).await,
             Command::Bench(command) => crate::bench::run(command, config).await,
         }
@@ -149,6 +156,36 @@ async fn add_maildir(config: Config, user: &str, path: PathBuf) -> anyhow::Resul
     })
     .await??;
     say!("mailbox {} ({}) is ready; it syncs at the next poll", mailbox.id, mailbox.address);
+    Ok(())
+}
+
+async fn demo(config: Config, user: Option<String>) -> anyhow::Result<()> {
+    let is_owner = user.is_none();
+    let email = EmailAddress::parse(user.as_deref().unwrap_or(&config.local.owner_email))?;
+    let pool = open_database(&config, true).await?;
+    let data_dir = config.data_dir.clone();
+    let installed = {
+        let pool = pool.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let mut conn = pool.get()?;
+            let now = SystemClock.now();
+            if is_owner {
+                auth::ensure_local_owner(&mut conn, &email, now)?;
+            }
+            Ok(crate::demo::install(&mut conn, &data_dir, &email, now)?)
+        })
+        .await??
+    };
+    say!(
+        "demo mailbox ready: {} sample emails in {}, {} starter categories added",
+        crate::demo::corpus::MESSAGES.len(),
+        installed.mailbox.maildir_path.as_deref().unwrap_or_default(),
+        installed.categories_added
+    );
+    say!("it is imported as soon as `emailgator serve` runs (or is running)");
+    if is_owner {
+        say!("sign in as the owner: {}", login_link(&config, &pool, &local_public_url(&config)?).await?);
+    }
     Ok(())
 }
 

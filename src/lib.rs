@@ -11,6 +11,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod encryption;
 pub mod error;

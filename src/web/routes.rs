@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/mailboxes/connect", web::post().to(google::connect))
         .route("/mailboxes/{id}/sync", web::post().to(mailboxes::sync_now))
         .route("/mailboxes/{id}/disconnect", web::post().to(mailboxes::disconnect))
+        .route("/demo", web::post().to(mailboxes::load_demo))
         .route("/trash", web::get().to(trash::show))
         .route("/emails/delete", web::post().to(trash::delete))
         .route("/emails/restore", web::post().to(trash::restore))

@@ -152,4 +152,11 @@ fn migrate_login_link_and_jobs_work_from_the_command_line() {
     let path = maildir.to_string_lossy().into_owned();
     let added = run(&["mailbox", "add-maildir", "--user", "ann@example.com", "--path", &path]);
     assert!(added.contains("is ready"), "{added}");
+
+    let demo = run(&["demo"]);
+    assert!(demo.contains("demo mailbox ready") && demo.contains("7 starter categories"), "{demo}");
+    assert!(demo.contains("/auth/local?token="), "{demo}");
+    let written = std::fs::read_dir(db.dir.path().join("data/demo-mailbox/new")).expect("demo inbox").count();
+    assert_eq!(written, emailgator::demo::corpus::MESSAGES.len());
+    assert!(run(&["demo"]).contains("0 starter categories added"), "a second run changes nothing");
 }

@@ -8,7 +8,7 @@ use emailgator::clients::mail::NewMessages;
 use emailgator::db;
 use emailgator::domain::EmailAddress;
 use emailgator::jobs::{ArchiveMessages, EnqueueOptions, Poll, SyncMailbox};
-use emailgator::services::{imports, mailboxes};
+use emailgator::services::{imports, mailboxes, trash};
 
 use crate::support::{TestApp, TestDb};
 
@@ -268,4 +268,29 @@ async fn only_stored_and_sorted_emails_are_archived_and_only_once() {
     assert!(maildir.path().join("new").join(&names[2]).exists(), "the unsorted one stays in the inbox");
     let archived = db::emails::find(&mut app.conn(), &emails[0].id).expect("q").expect("email");
     assert!(archived.archived_at.is_some());
+}
+
+#[tokio::test]
+async fn delete_moves_maildir_files_to_trash_and_undo_moves_them_to_the_archive() {
+    let app = TestApp::spawn().await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    let name = deliver(maildir.path(), 7);
+    let mailbox = add_mailbox(&app, maildir.path());
+    app.enqueue(&SyncMailbox { mailbox_id: mailbox.id.clone() });
+    app.run_pending_jobs().await;
+    let email = db::emails::list_for_mailbox(&mut app.conn(), &mailbox.id).expect("emails").remove(0);
+
+    let deleted = trash::trash(&mut app.conn(), &mailbox.user_id, std::slice::from_ref(&email.id), app.now());
+    assert_eq!(deleted.expect("trash"), 1);
+    app.run_pending_jobs().await;
+    assert!(maildir.path().join(".Trash/cur").join(format!("{name}:2,S")).exists(), "in the trash on disk");
+    assert!(!maildir.path().join("new").join(&name).exists());
+
+    let restored = trash::restore(&mut app.conn(), &mailbox.user_id, std::slice::from_ref(&email.id), app.now());
+    assert_eq!(restored.expect("restore"), 1);
+    app.run_pending_jobs().await;
+    assert!(maildir.path().join(".Archive/cur").join(format!("{name}:2,S")).exists(), "back, archived");
+    let email = db::emails::find(&mut app.conn(), &email.id).expect("q").expect("email");
+    assert!(email.trashed_at.is_none());
 }

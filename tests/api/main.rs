@@ -7,6 +7,7 @@ mod admin_jobs;
 mod binary;
 mod cron;
 mod csrf;
+mod demo;
 mod fake_google;
 mod gmail_sync;
 mod google_accounts;

@@ -1,9 +1,12 @@
-//! Mailbox actions from the dashboard: "Sync now" and "Disconnect" (connecting is in `google`).
+//! Mailbox actions from the dashboard: "Sync now", "Disconnect" and the demo mailbox (connecting
+//! Gmail is in `google`).
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use crate::demo;
+use crate::domain::EmailAddress;
 use crate::error::AppError;
 use crate::services::mailboxes;
 use crate::state::AppState;
@@ -85,5 +88,23 @@ pub async fn disconnect(
         })
         .await?;
     tracing::info!(mailbox_id = mailbox.id, is_removing_emails, "mailbox disconnected");
+    Ok(back_home())
+}
+
+/// `POST /demo`: the sample mailbox for the signed-in user, offered on an empty dashboard in local
+/// mode (no Google sign-in: the server's owner is the only user).
+pub async fn load_demo(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&user.0.session, &form.csrf)?;
+    if state.google.is_some() {
+        return Err(AppError::Forbidden("the demo is for local mode"));
+    }
+    let email = EmailAddress::parse(&user.0.user.email).map_err(|_| AppError::invalid("email", "not an address"))?;
+    let (data_dir, now) = (state.config.data_dir.clone(), state.now());
+    let installed = state.db(move |conn| demo::install(conn, &data_dir, &email, now)).await?;
+    tracing::info!(mailbox_id = installed.mailbox.id, written = installed.written, "demo mailbox loaded");
     Ok(back_home())
 }

@@ -1,0 +1,38 @@
+//! The demo: one button on an empty local dashboard (or `emailgator demo`) fills a Maildir with the
+//! sample mailbox and starter categories, and every sample email is imported, none dropped.
+
+use emailgator::db;
+use emailgator::demo::corpus;
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn the_demo_button_loads_the_sample_mailbox_and_every_email_is_imported() {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_owner().await;
+    let home = app.client.get(app.url("/")).send().await.expect("home").text().await.expect("body");
+    assert!(home.contains("Load the demo mailbox"), "{home}");
+
+    let csrf = app.csrf_token().await;
+    assert_eq!(app.post_form("/demo", &[("csrf", &csrf)]).await.status(), 303);
+    app.run_pending_jobs().await;
+    // Again: nothing doubles.
+    assert_eq!(app.post_form("/demo", &[("csrf", &csrf)]).await.status(), 303);
+    app.run_pending_jobs().await;
+
+    let mailboxes = db::mailboxes::list_active(&mut app.conn()).expect("mailboxes");
+    assert_eq!(mailboxes.len(), 1);
+    let emails = db::emails::list_for_mailbox(&mut app.conn(), &mailboxes[0].id).expect("emails");
+    assert!(corpus::MESSAGES.len() >= 60);
+    assert_eq!(emails.len(), corpus::MESSAGES.len());
+    assert!(emails.iter().all(|e| e.state == "imported"));
+    assert!(emails.iter().filter(|e| e.parse_problems.is_some()).count() >= 3, "malformed ones are flagged");
+    assert!(emails.iter().filter(|e| e.list_unsubscribe_urls != "[]").count() >= 15);
+    assert!(emails.iter().any(|e| e.subject.chars().any(|c| !c.is_ascii())), "non-English subjects decoded");
+    let categories = db::categories::list_for_user(&mut app.conn(), &mailboxes[0].user_id).expect("categories");
+    assert_eq!(categories.len(), corpus::STARTER_CATEGORIES.len());
+
+    let home = app.client.get(app.url("/")).send().await.expect("home").text().await.expect("body");
+    assert!(!home.contains("Load the demo mailbox"), "offered only on an empty dashboard");
+    assert!(home.contains(&format!("{} new today", corpus::MESSAGES.len())), "{home}");
+}
