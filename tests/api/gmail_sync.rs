@@ -291,3 +291,69 @@ async fn requests_per_account_stay_within_the_in_flight_limit() {
     .await;
     assert_eq!(fake.max_in_flight("calm@example.com"), 2, "two at once, never more");
 }
+
+const CHILD_DATABASE: &str = "EMAILGATOR_GMAIL_CRASH_DATABASE_URL";
+const CHILD_DATA_DIR: &str = "EMAILGATOR_GMAIL_CRASH_DATA_DIR";
+const CHILD_SETTINGS: &str = "EMAILGATOR_GMAIL_CRASH_SETTINGS";
+
+#[tokio::test]
+async fn a_process_killed_between_sync_and_import_loses_nothing_and_doubles_nothing() {
+    let fake = FakeGoogle::start().await;
+    let settings = fake.settings();
+    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let db = Arc::new(TestDb::new());
+    let app = TestApp::spawn_on(db.clone(), &overrides).await;
+    let mailbox = connected(&fake, &app, "crash@example.com").await;
+    for n in 0..100 {
+        fake.deliver("crash@example.com", &message(n));
+    }
+    // The child records the new messages, then hangs in its first fetch until it is killed.
+    fake.set_delay("messages.get", Duration::from_secs(60));
+    sync(&app, &mailbox.id);
+    let encoded: Vec<String> = settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["gmail_sync::gmail_crash_child", "--exact", "--ignored", "--nocapture"])
+        .env(CHILD_DATABASE, &db.url)
+        .env(CHILD_DATA_DIR, db.dir.path())
+        .env(CHILD_SETTINGS, encoded.join("\n"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the child");
+    wait_until(60, "the child synced and started importing", || async {
+        emails(&app, &mailbox.id).len() == 100 && fake.calls("crash@example.com", "messages.get") >= 1
+    })
+    .await;
+    child.kill().expect("SIGKILL the child");
+    child.wait().expect("reap the child");
+    fake.set_delay("messages.get", Duration::ZERO);
+
+    wait_until(30, "the dead child's import jobs are rescued", || async {
+        app.runner.rescue_now().await.expect("rescue").0 >= 1
+    })
+    .await;
+    app.run_pending_jobs().await;
+    sync(&app, &mailbox.id);
+    app.run_pending_jobs().await;
+    let stored = emails(&app, &mailbox.id);
+    assert_eq!(stored.len(), 100, "nothing lost, nothing doubled");
+    assert!(stored.iter().all(|e| e.state == "imported"), "every message imported after the crash");
+}
+
+/// The child process of the crash test: a second instance with its own job runner.
+#[tokio::test]
+#[ignore = "started as a child process by a_process_killed_between_sync_and_import_loses_nothing_and_doubles_nothing"]
+async fn gmail_crash_child() {
+    let url = std::env::var(CHILD_DATABASE).expect("run only by the crash test");
+    let data_dir = std::env::var(CHILD_DATA_DIR).expect("data dir");
+    let settings = std::env::var(CHILD_SETTINGS).expect("settings");
+    let mut overrides: Vec<(&str, &str)> = settings.lines().filter_map(|line| line.split_once('=')).collect();
+    overrides.extend([
+        ("EMAILGATOR__DATA_DIR", data_dir.as_str()),
+        ("EMAILGATOR__JOBS__ENABLED", "true"),
+        ("EMAILGATOR__JOBS__LEASE_SECS", "1"),
+    ]);
+    let _child = TestApp::spawn_on(Arc::new(TestDb::attach(url)), &overrides).await;
+    // Runs until the parent kills this process.
+    tokio::time::sleep(Duration::from_secs(600)).await;
+}

@@ -32,24 +32,22 @@ pub struct FetchedMessage {
 /// Why a provider call failed, and so what the caller should do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MailError {
-    #[error("the provider asks us to slow down for {retry_after:?}")]
+    #[error("the mail service asked EmailGator to slow down; it carries on by itself in {} seconds", retry_after.as_secs())]
     RateLimited { retry_after: Duration },
     #[error(
         "Google no longer lets EmailGator read this mailbox (access was removed or expired); reconnect it to continue"
     )]
     TokenRevoked,
-    #[error("the sync position expired")]
-    CursorExpired,
     #[error("the message {0} is no longer in the mailbox")]
     MessageGone(String),
-    #[error("the provider answered {status}")]
+    #[error("the mail service had a temporary problem (HTTP {status}); EmailGator tries again by itself")]
     Upstream { status: u16 },
-    #[error("the provider could not be reached: {0}")]
+    #[error("the mail service could not be reached ({0}); EmailGator tries again by itself")]
     Unreachable(String),
     /// The provider refused the request itself; trying again will not help.
-    #[error("the provider refused the request ({status}: {reason})")]
+    #[error("the mail service refused a request (HTTP {status}: {reason})")]
     Rejected { status: u16, reason: String },
-    #[error("the mailbox cannot be read: {0}")]
+    #[error("the mailbox folder cannot be read: {0}")]
     Storage(String),
     #[error("{0}")]
     Unsupported(&'static str),
