@@ -1,5 +1,6 @@
 //! `poll` (cron, every 2 minutes by default): asks every active mailbox to sync, one job each; a
-//! mailbox whose sync is still waiting or running is not asked twice.
+//! mailbox whose sync is still waiting or running is not asked twice, and a rate-limited one syncs
+//! when its wait is over.
 
 use std::time::Duration;
 
@@ -24,8 +25,13 @@ impl Job for Poll {
             let mut asked = 0;
             for mailbox in mailboxes {
                 let job = SyncMailbox { mailbox_id: mailbox.id.clone() };
-                let options =
-                    EnqueueOptions { unique_key: Some(SyncMailbox::unique_key(&mailbox.id)), ..Default::default() };
+                // A mailbox Gmail asked to slow down syncs once the wait is over, not before.
+                let run_at = mailbox.rate_limited_until.filter(|until| *until > now);
+                let options = EnqueueOptions {
+                    unique_key: Some(SyncMailbox::unique_key(&mailbox.id)),
+                    run_at,
+                    ..Default::default()
+                };
                 asked += usize::from(enqueue(conn, &job, options, now)?.is_some());
             }
             tracing::debug!(asked, "poll asked mailboxes to sync");

@@ -98,6 +98,7 @@ async fn a_burst_across_history_pages_is_imported_once_and_archived_once_with_it
     assert!(emails(&app, &mailbox.id).iter().all(|e| e.state == "archived"));
 
     let per_message = (fake.quota_units("burst@example.com") - units_before) as f64 / 1200.0;
+    println!("Gmail quota units per imported and archived message: {per_message:.3}");
     assert!(per_message <= 5.2, "quota units per message: {per_message}");
     assert!(fake.max_in_flight("burst@example.com") <= 5);
 }

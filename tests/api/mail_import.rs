@@ -160,6 +160,33 @@ async fn poll_skips_mailboxes_that_are_not_active() {
 }
 
 #[tokio::test]
+async fn poll_lets_a_rate_limited_mailbox_sync_only_after_its_wait() {
+    let app = TestApp::spawn().await;
+    let maildir = tempfile::tempdir().expect("dir");
+    new_maildir(maildir.path());
+    deliver(maildir.path(), 1);
+    let mailbox = add_mailbox(&app, maildir.path());
+    let until = app.now() + chrono::Duration::minutes(10);
+    db::mailboxes::set_rate_limited(&mut app.conn(), &mailbox.id, until, app.now()).expect("rate limited");
+
+    app.enqueue(&Poll {});
+    let report = app.run_pending_jobs().await;
+
+    assert_eq!(report.completed, 1, "only the poll ran; the sync waits");
+    assert!(states(&app, &mailbox.id).is_empty());
+    let run_at: chrono::NaiveDateTime = {
+        use diesel::prelude::*;
+        use emailgator::db::schema::jobs;
+        jobs::table
+            .filter(jobs::unique_key.eq(SyncMailbox::unique_key(&mailbox.id)))
+            .select(jobs::run_at)
+            .first(&mut app.conn())
+            .expect("a sync is queued")
+    };
+    assert_eq!(run_at.and_utc().timestamp(), until.and_utc().timestamp());
+}
+
+#[tokio::test]
 async fn a_vanished_maildir_is_reported_on_the_mailbox_and_retried() {
     let app = TestApp::spawn().await;
     app.expect_failed_jobs();
@@ -174,7 +201,10 @@ async fn a_vanished_maildir_is_reported_on_the_mailbox_and_retried() {
     let job = app.job(&id);
     assert_eq!(job.state, "retryable");
     let mailbox = db::mailboxes::find(&mut app.conn(), &mailbox.id).expect("q").expect("mailbox");
-    assert!(mailbox.last_error.as_deref().is_some_and(|e| e.starts_with("the mailbox cannot be read")), "{mailbox:?}");
+    assert!(
+        mailbox.last_error.as_deref().is_some_and(|e| e.starts_with("the mailbox folder cannot be read")),
+        "{mailbox:?}"
+    );
 }
 
 #[test]
