@@ -254,3 +254,11 @@ pub fn list_trashed(conn: &mut DbConn, user_id: &str, since: NaiveDateTime, limi
         .select(Email::as_select())
         .load(conn)
 }
+
+/// Benchmarks only: puts every imported email of a mailbox into one category; returns their ids.
+pub fn sort_all_for_bench(conn: &mut DbConn, mailbox_id: &str, category_id: &str) -> QueryResult<Vec<String>> {
+    diesel::update(emails::table.filter(emails::mailbox_id.eq(mailbox_id)).filter(emails::state.eq("imported")))
+        .set((emails::state.eq("sorted"), emails::category_id.eq(category_id)))
+        .execute(conn)?;
+    emails::table.filter(emails::mailbox_id.eq(mailbox_id)).select(emails::id).load(conn)
+}
