@@ -34,6 +34,7 @@ pub struct Config {
     pub local: LocalConfig,
     pub google: GoogleConfig,
     pub openai: OpenAiConfig,
+    pub sorting: SortingConfig,
     pub sidecar: SidecarConfig,
     pub sentry_dsn: Option<SecretString>,
     pub log: LogConfig,
@@ -150,7 +151,59 @@ impl GoogleConfig {
 #[derive(Debug, Clone)]
 pub struct OpenAiConfig {
     pub api_key: Option<SecretString>,
+    /// Any OpenAI-compatible server; OpenAI's when unset.
     pub base_url: Option<Url>,
+    pub model: String,
+    /// Emails per request.
+    pub batch_size: usize,
+    /// Characters of each cleaned email body sent to the model.
+    pub max_body_chars: usize,
+    pub timeout: Duration,
+    /// Dollars per million tokens, for the cost estimate.
+    pub price_input_per_million: f64,
+    pub price_output_per_million: f64,
+}
+
+/// How emails are sorted.
+#[derive(Debug, Clone)]
+pub struct SortingConfig {
+    /// `hybrid`, `llm` or `local`; users may choose otherwise in their settings.
+    pub mode: SortingMode,
+    /// Below this confidence an email waits in *Needs review* instead of being archived.
+    pub confidence_threshold: f64,
+    /// Emails from one sender (or list) sorted alike this many times decide the next one.
+    pub sender_memory_threshold: i64,
+    /// Sorted emails are archived in batches this long after the first of them was sorted.
+    pub archive_delay: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortingMode {
+    /// Sender memory, then the LLM, then the local sorter for whatever is left.
+    Hybrid,
+    /// Sender memory, then the LLM; what it cannot place waits for review.
+    Llm,
+    /// Sender memory and the local sorter, no network.
+    Local,
+}
+
+impl SortingMode {
+    pub fn parse(text: &str) -> Option<SortingMode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "hybrid" => Some(SortingMode::Hybrid),
+            "llm" => Some(SortingMode::Llm),
+            "local" => Some(SortingMode::Local),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortingMode::Hybrid => "hybrid",
+            SortingMode::Llm => "llm",
+            SortingMode::Local => "local",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -347,6 +400,16 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
     let sidecar_token = r.text("sidecar.token");
     let openai_api_key = r.text("openai.api_key");
     let openai_base_url = r.text("openai.base_url");
+    let openai_model = r.text("openai.model");
+    let openai_batch_size = r.get::<usize>("openai.batch_size");
+    let openai_max_body_chars = r.get::<usize>("openai.max_body_chars");
+    let openai_timeout_secs = r.get::<u64>("openai.timeout_secs");
+    let openai_price_input = r.get::<f64>("openai.price_input_per_million");
+    let openai_price_output = r.get::<f64>("openai.price_output_per_million");
+    let sorting_mode = r.text("sorting.mode");
+    let sorting_confidence_threshold = r.get::<f64>("sorting.confidence_threshold");
+    let sorting_sender_memory_threshold = r.get::<i64>("sorting.sender_memory_threshold");
+    let sorting_archive_delay_secs = r.get::<u64>("sorting.archive_delay_secs");
     let local_owner_email = r.text("local.owner_email");
     let server_host = r.text("server.host");
     let server_port = r.get::<u16>("server.port");
@@ -512,6 +575,33 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
     let openai = OpenAiConfig {
         api_key: openai_api_key.map(SecretString::from),
         base_url: parse_optional_url("OPENAI_BASE_URL", openai_base_url, &mut problems),
+        model: openai_model.unwrap_or_else(|| "gpt-4o-mini".into()),
+        batch_size: openai_batch_size.unwrap_or(10).clamp(1, 50),
+        max_body_chars: openai_max_body_chars.unwrap_or(2000).max(200),
+        timeout: Duration::from_secs(openai_timeout_secs.unwrap_or(60)),
+        price_input_per_million: openai_price_input.unwrap_or(0.15),
+        price_output_per_million: openai_price_output.unwrap_or(0.60),
+    };
+    let default_mode = if openai.api_key.is_some() { SortingMode::Hybrid } else { SortingMode::Local };
+    let sorting_mode = match sorting_mode {
+        None => default_mode,
+        Some(text) => SortingMode::parse(&text).unwrap_or_else(|| {
+            problems.push(format!("sorting.mode must be hybrid, llm or local, got {text:?}"));
+            default_mode
+        }),
+    };
+    if sorting_mode != SortingMode::Local && openai.api_key.is_none() {
+        problems.push(format!("sorting.mode {} needs OPENAI_API_KEY", sorting_mode.as_str()));
+    }
+    let confidence_threshold = sorting_confidence_threshold.unwrap_or(0.5);
+    if !(0.0..=1.0).contains(&confidence_threshold) {
+        problems.push(format!("sorting.confidence_threshold must be between 0 and 1, got {confidence_threshold}"));
+    }
+    let sorting = SortingConfig {
+        mode: sorting_mode,
+        confidence_threshold: confidence_threshold.clamp(0.0, 1.0),
+        sender_memory_threshold: sorting_sender_memory_threshold.unwrap_or(3).max(1),
+        archive_delay: Duration::from_secs(sorting_archive_delay_secs.unwrap_or(60)),
     };
 
     let owner_email = local_owner_email.unwrap_or_else(|| "owner@localhost".into());
@@ -567,6 +657,7 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         local: LocalConfig { owner_email, login_link_ttl: secs(60 * local_login_link_minutes.unwrap_or(15)) },
         google,
         openai,
+        sorting,
         sidecar,
         sentry_dsn: sentry_dsn.map(SecretString::from),
         log: LogConfig {

@@ -17,6 +17,7 @@ pub mod encryption;
 pub mod error;
 pub mod jobs;
 pub mod services;
+pub mod sorting;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -21,6 +21,7 @@ use crate::encryption::Keyring;
 use crate::jobs::cron::{self, Leadership};
 use crate::jobs::{JobContext, JobRegistry, Runner};
 use crate::services::gmail_tokens::GmailTokens;
+use crate::sorting::llm::LlmSorter;
 use crate::state::AppState;
 use crate::web::{csrf, headers, metrics, routes};
 
@@ -74,7 +75,8 @@ impl Application {
             keyring: keyring.clone(),
             mail: mail.clone(),
         };
-        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock, mail, keyring });
+        let llm = crate::sorting::llm::LlmSettings::from_config(&config.openai).map(|s| Arc::new(LlmSorter::new(s)));
+        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock, mail, keyring, llm });
         let runner = Runner::new(ctx.clone(), registry, config.jobs.clone(), config.instance_id.clone());
         let shutdown = CancellationToken::new();
         let mut background = Vec::new();

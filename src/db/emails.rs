@@ -262,3 +262,97 @@ pub fn sort_all_for_bench(conn: &mut DbConn, mailbox_id: &str, category_id: &str
         .execute(conn)?;
     emails::table.filter(emails::mailbox_id.eq(mailbox_id)).select(emails::id).load(conn)
 }
+
+/// A mailbox's emails in one state, oldest first (the sorter's and archiver's work lists).
+pub fn list_in_state(conn: &mut DbConn, mailbox_id: &str, state: &str, limit: i64) -> QueryResult<Vec<Email>> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::state.eq(state))
+        .filter(emails::trashed_at.is_null())
+        .order((emails::created_at.asc(), emails::id.asc()))
+        .limit(limit)
+        .select(Email::as_select())
+        .load(conn)
+}
+
+/// Mailboxes with imported emails waiting to be sorted.
+pub fn mailboxes_with_unsorted(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    emails::table.filter(emails::state.eq("imported")).select(emails::mailbox_id).distinct().load(conn)
+}
+
+/// A sorting decision, written only while the email is still in `from_state`; `true` when written.
+#[allow(clippy::too_many_arguments)]
+pub fn record_decision(
+    conn: &mut DbConn,
+    id: &str,
+    from_state: &str,
+    state: &str,
+    category_id: Option<&str>,
+    source: &str,
+    confidence: f64,
+    summary: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let updated = diesel::update(emails::table.find(id).filter(emails::state.eq(from_state)))
+        .set((
+            emails::state.eq(state),
+            emails::category_id.eq(category_id),
+            emails::sort_source.eq(source),
+            emails::confidence.eq(confidence),
+            emails::summary.eq(summary),
+            emails::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Every sorted (not yet archived) email of a mailbox with its category's name, up to `limit`.
+pub fn list_all_sorted_with_category(
+    conn: &mut DbConn,
+    mailbox_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<(Email, String)>> {
+    use super::schema::categories;
+    emails::table
+        .inner_join(categories::table)
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::state.eq("sorted"))
+        .filter(emails::trashed_at.is_null())
+        .order(emails::id.asc())
+        .limit(limit)
+        .select((Email::as_select(), categories::name))
+        .load(conn)
+}
+
+/// The person's own decision: their category, certain, keeping the summary.
+pub fn record_user_decision(
+    conn: &mut DbConn,
+    id: &str,
+    state: &str,
+    category_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(emails::table.find(id))
+        .set((
+            emails::state.eq(state),
+            emails::category_id.eq(category_id),
+            emails::sort_source.eq("you"),
+            emails::confidence.eq(1.0),
+            emails::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+/// A user's emails waiting for review (no sorter was sure), newest first.
+pub fn list_needing_review(conn: &mut DbConn, user_id: &str, limit: i64) -> QueryResult<Vec<Email>> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::state.eq("needs_review"))
+        .filter(emails::trashed_at.is_null())
+        .order((emails::created_at.desc(), emails::id))
+        .limit(limit)
+        .select(Email::as_select())
+        .load(conn)
+}

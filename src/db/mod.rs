@@ -3,6 +3,7 @@
 
 mod pool;
 
+pub mod ai_usage;
 pub mod categories;
 pub mod emails;
 pub mod jobs;
@@ -12,7 +13,9 @@ pub mod mailboxes;
 pub mod migrations;
 pub mod oauth_states;
 pub mod schema;
+pub mod sender_memory;
 pub mod sessions;
+pub mod sorter_models;
 pub mod unsubscribe_attempts;
 pub mod users;
 

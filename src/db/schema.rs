@@ -169,9 +169,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sorter_models (user_id) {
+        user_id -> Text,
+        model -> Text,
+        examples -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sender_memory (user_id, sender_key) {
+        user_id -> Text,
+        sender_key -> Text,
+        category_id -> Text,
+        count -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ai_usage (user_id, day) {
+        user_id -> Text,
+        day -> Text,
+        calls -> BigInt,
+        prompt_tokens -> BigInt,
+        completion_tokens -> BigInt,
+        cost_microdollars -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(login_tokens -> users (user_id));
 diesel::joinable!(oauth_states -> users (user_id));
+diesel::joinable!(sorter_models -> users (user_id));
+diesel::joinable!(sender_memory -> users (user_id));
+diesel::joinable!(sender_memory -> categories (category_id));
+diesel::joinable!(ai_usage -> users (user_id));
 diesel::joinable!(mailboxes -> users (user_id));
 diesel::joinable!(categories -> users (user_id));
 diesel::joinable!(emails -> mailboxes (mailbox_id));
@@ -184,6 +218,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     login_tokens,
     oauth_states,
+    sorter_models,
+    sender_memory,
+    ai_usage,
     mailboxes,
     categories,
     emails,

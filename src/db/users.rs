@@ -54,3 +54,10 @@ pub fn link_google(conn: &mut DbConn, id: &str, subject: &str, is_admin: bool, n
         .execute(conn)
         .map(drop)
 }
+
+pub fn set_ai_settings(conn: &mut DbConn, id: &str, ai_settings: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::ai_settings.eq(ai_settings), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}

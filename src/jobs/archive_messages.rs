@@ -13,8 +13,19 @@ use crate::db;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ArchiveMessages {
     pub mailbox_id: String,
-    /// Email ids (ours, not the provider's).
+    /// Email ids (ours, not the provider's); empty: every sorted email of the mailbox.
+    #[serde(default)]
     pub email_ids: Vec<String>,
+}
+
+/// Emails archived per provider call at most, in one run.
+const RUN_LIMIT: i64 = 5000;
+
+impl ArchiveMessages {
+    /// Sorting queues one archive run per mailbox at a time, so Gmail sees few large `batchModify` calls.
+    pub fn unique_key(mailbox_id: &str) -> String {
+        format!("archive:{mailbox_id}")
+    }
 }
 
 /// The provider label for a category.
@@ -30,7 +41,12 @@ impl Job for ArchiveMessages {
         let (mailbox, sorted) = ctx
             .db(move |conn| {
                 let mailbox = db::mailboxes::find(conn, &mailbox_id)?;
-                Ok((mailbox, db::emails::list_sorted_with_category(conn, &mailbox_id, &ids)?))
+                let sorted = if ids.is_empty() {
+                    db::emails::list_all_sorted_with_category(conn, &mailbox_id, RUN_LIMIT)?
+                } else {
+                    db::emails::list_sorted_with_category(conn, &mailbox_id, &ids)?
+                };
+                Ok((mailbox, sorted))
             })
             .await?;
         let Some(mailbox) = mailbox.filter(|m| m.status == "active") else { return Ok(()) };

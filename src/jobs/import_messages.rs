@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::sync_mailbox::record_failure;
-use super::{Job, JobContext, JobError};
+use super::{Job, JobContext, JobError, SortEmails};
 use crate::clients::mail::MailError;
 use crate::db;
 use crate::services::imports::{self, Fetched};
@@ -43,7 +43,11 @@ impl Job for ImportMessages {
         let (now, mailbox_id) = (ctx.clock.now(), mailbox.id.clone());
         let imported = ctx
             .db(move |conn| {
-                imports::store_imports(conn, &mailbox_id, fetched, now).map_err(|e| JobError::Retry(e.to_string()))
+                let imported = imports::store_imports(conn, &mailbox_id, fetched, now)
+                    .map_err(|e| JobError::Retry(e.to_string()))?;
+                // The sorter takes them next; one sort per mailbox waits or runs at a time.
+                SortEmails::enqueue_for(conn, &mailbox_id, now)?;
+                Ok(imported)
             })
             .await?;
         tracing::info!(mailbox_id = mailbox.id, imported, batch = self.ids.len(), "messages imported");

@@ -8,7 +8,9 @@ pub mod import_messages;
 pub mod poll;
 pub mod prune;
 pub mod reencrypt_secrets;
+pub mod relabel_messages;
 pub mod runner;
+pub mod sort_emails;
 pub mod sync_mailbox;
 pub mod trash_messages;
 
@@ -29,13 +31,16 @@ use crate::db::jobs::JobRow;
 use crate::db::{DbConn, DbPool, QueryResult};
 use crate::domain::JobState;
 use crate::encryption::Keyring;
+use crate::sorting::llm::LlmSorter;
 
 pub use archive_messages::ArchiveMessages;
 pub use import_messages::ImportMessages;
 pub use poll::Poll;
 pub use prune::PruneJobs;
 pub use reencrypt_secrets::ReencryptSecrets;
+pub use relabel_messages::RelabelMessages;
 pub use runner::Runner;
+pub use sort_emails::SortEmails;
 pub use sync_mailbox::SyncMailbox;
 pub use trash_messages::TrashMessages;
 
@@ -46,6 +51,8 @@ pub struct JobContext {
     pub clock: Arc<dyn Clock>,
     pub mail: MailProviders,
     pub keyring: Keyring,
+    /// `None` without an AI key: the local sorter only.
+    pub llm: Option<Arc<LlmSorter>>,
 }
 
 /// How a run failed; the runner decides what happens next from the variant alone.
@@ -178,8 +185,10 @@ impl JobRegistry {
             .with::<SyncMailbox>()
             .with::<ImportMessages>()
             .with::<ReencryptSecrets>()
+            .with::<SortEmails>()
             .with::<ArchiveMessages>()
             .with::<TrashMessages>()
+            .with::<RelabelMessages>()
     }
 
     /// Adds a job kind (tests add their own).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnqueueOptions, Job, JobContext, JobError, SyncMailbox, enqueue};
+use super::{EnqueueOptions, Job, JobContext, JobError, SortEmails, SyncMailbox, enqueue};
 use crate::db;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -33,6 +33,10 @@ impl Job for Poll {
                     ..Default::default()
                 };
                 asked += usize::from(enqueue(conn, &job, options, now)?.is_some());
+            }
+            // A safety net for sorting: mail imported while a sort was finishing, or before the first category.
+            for mailbox_id in db::emails::mailboxes_with_unsorted(conn)? {
+                SortEmails::enqueue_for(conn, &mailbox_id, now)?;
             }
             tracing::debug!(asked, "poll asked mailboxes to sync");
             Ok(())

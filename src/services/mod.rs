@@ -8,4 +8,5 @@ pub mod google_auth;
 pub mod imports;
 pub mod jobs;
 pub mod mailboxes;
+pub mod sorting;
 pub mod trash;

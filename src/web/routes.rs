@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use super::pages::{admin_jobs, auth, google, health, home, mailboxes, trash};
+use super::pages::{admin_jobs, ai, auth, google, health, home, mailboxes, review, trash};
 use super::{assets, metrics};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -20,6 +20,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/mailboxes/{id}/sync", web::post().to(mailboxes::sync_now))
         .route("/mailboxes/{id}/disconnect", web::post().to(mailboxes::disconnect))
         .route("/demo", web::post().to(mailboxes::load_demo))
+        .route("/settings/ai", web::get().to(ai::show))
+        .route("/settings/ai", web::post().to(ai::save))
+        .route("/review", web::get().to(review::show))
+        .route("/emails/assign", web::post().to(review::assign))
         .route("/trash", web::get().to(trash::show))
         .route("/emails/delete", web::post().to(trash::delete))
         .route("/emails/restore", web::post().to(trash::restore))

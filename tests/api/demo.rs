@@ -25,7 +25,17 @@ async fn the_demo_button_loads_the_sample_mailbox_and_every_email_is_imported() 
     let emails = db::emails::list_for_mailbox(&mut app.conn(), &mailboxes[0].id).expect("emails");
     assert!(corpus::MESSAGES.len() >= 60);
     assert_eq!(emails.len(), corpus::MESSAGES.len());
-    assert!(emails.iter().all(|e| e.state == "imported"));
+    // The starter categories are there, so the local sorter sorts them at once (they are archived a
+    // minute later, in one batch), or leaves them for review when it is unsure.
+    assert!(
+        emails.iter().all(|e| matches!(e.state.as_str(), "sorted" | "archived" | "needs_review")),
+        "{:?}",
+        emails.iter().map(|e| &e.state).collect::<Vec<_>>()
+    );
+    let sure = emails.iter().filter(|e| e.state != "needs_review").count();
+    println!("demo: {sure} of {} sorted with confidence (archived after the archive delay)", emails.len());
+    assert!(sure * 2 >= emails.len(), "most of the demo is sorted with confidence: {sure}");
+    assert!(emails.iter().all(|e| e.summary.as_deref().is_some_and(|s| !s.is_empty())), "every email summarised");
     assert!(emails.iter().filter(|e| e.parse_problems.is_some()).count() >= 3, "malformed ones are flagged");
     assert!(emails.iter().filter(|e| e.list_unsubscribe_urls != "[]").count() >= 15);
     assert!(emails.iter().any(|e| !e.subject.is_ascii()), "non-English subjects decoded");

@@ -60,6 +60,7 @@ async fn crash_child_worker() {
         clock: Arc::new(SystemClock),
         mail: Default::default(),
         keyring: emailgator::encryption::Keyring::new(&config.security.encryption_keys),
+        llm: None,
     });
     let runner = Runner::new(ctx, test_jobs::registry(), config.jobs.clone(), "crash-child".into());
     let _task = runner.start(tokio_util::sync::CancellationToken::new());

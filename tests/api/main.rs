@@ -19,5 +19,6 @@ mod mail_import;
 mod mime_corpus;
 mod schema;
 mod sessions;
+mod sorting;
 mod tokens;
 mod web_shell;

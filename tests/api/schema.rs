@@ -94,6 +94,9 @@ async fn the_database_matches_schema_rs() {
         sessions,
         login_tokens,
         oauth_states,
+        sorter_models,
+        sender_memory,
+        ai_usage,
         mailboxes,
         categories,
         emails,
@@ -204,6 +207,28 @@ async fn every_table_round_trips() {
     db::oauth_states::insert(conn, &oauth_state).expect("insert oauth state");
     assert_eq!(db::oauth_states::find(conn, "state").expect("find"), Some(oauth_state));
 
+    let model = db::sorter_models::SorterModel {
+        user_id: user.id.clone(),
+        model: r#"{"categories":{}}"#.into(),
+        examples: 12,
+        updated_at: at(2),
+    };
+    db::sorter_models::save(conn, &model).expect("insert model");
+    db::sorter_models::save(conn, &model).expect("replace model");
+    assert_eq!(db::sorter_models::find(conn, &user.id).expect("find"), Some(model));
+    let usage = db::ai_usage::AiUsage {
+        user_id: user.id.clone(),
+        day: "2026-11-25".into(),
+        calls: 2,
+        prompt_tokens: 900,
+        completion_tokens: 80,
+        cost_microdollars: 183,
+    };
+    db::ai_usage::add(conn, &usage).expect("usage");
+    db::ai_usage::add(conn, &usage).expect("more usage");
+    let total = db::ai_usage::find(conn, &user.id, "2026-11-25").expect("find").expect("row");
+    assert_eq!((total.calls, total.prompt_tokens, total.cost_microdollars), (4, 1800, 366));
+
     let mailbox = db::mailboxes::Mailbox {
         id: db::new_id(),
         user_id: user.id.clone(),
@@ -240,6 +265,13 @@ async fn every_table_round_trips() {
     };
     db::categories::insert(conn, &category).expect("insert category");
     assert_eq!(db::categories::find(conn, &category.id).expect("find"), Some(category.clone()));
+
+    for _ in 0..2 {
+        db::sender_memory::record(conn, &user.id, "list:news.example", &category.id, at(3)).expect("memory");
+    }
+    let memory = db::sender_memory::find_many(conn, &user.id, &["list:news.example".into()]).expect("find");
+    assert_eq!(memory.len(), 1);
+    assert_eq!((memory[0].category_id.as_str(), memory[0].count), (category.id.as_str(), 2));
 
     let email = db::emails::Email {
         id: db::new_id(),

@@ -406,6 +406,29 @@ impl Gmail {
         Err(MailError::Rejected { status: 409, reason: format!("the Gmail label {name:?} could not be created") })
     }
 
+    /// The id of an existing user label, without creating it.
+    async fn existing_label_id(&self, name: &str) -> Result<Option<String>, MailError> {
+        let key = name.to_lowercase();
+        if let Some(id) = self.cached_label(&key) {
+            return Ok(Some(id));
+        }
+        let listed = self
+            .call(
+                units::LABELS_LIST,
+                attempt!(|hub, failure| hub.users().labels_list("me").delegate(failure).doit().await),
+            )
+            .await
+            .map_err(not_found_as_upstream)?;
+        let mut cache = self.connector.labels.lock().unwrap_or_else(|e| e.into_inner());
+        let labels = cache.entry(self.mailbox_id.clone()).or_default();
+        for label in listed.labels.unwrap_or_default() {
+            if let (Some(id), Some(name)) = (label.id, label.name) {
+                labels.insert(name.to_lowercase(), id);
+            }
+        }
+        Ok(labels.get(&key).cloned())
+    }
+
     fn cached_label(&self, key: &str) -> Option<String> {
         let cache = self.connector.labels.lock().unwrap_or_else(|e| e.into_inner());
         cache.get(&self.mailbox_id).and_then(|labels| labels.get(key)).cloned()
@@ -474,6 +497,25 @@ impl MailProvider for Gmail {
                 _ => Vec::new(),
             };
             self.modify(ids, add, vec!["INBOX".into()]).await
+        })
+    }
+
+    fn relabel<'a>(
+        &'a self,
+        ids: &'a [String],
+        add: &'a str,
+        remove: &'a [String],
+    ) -> BoxFuture<'a, Result<(), MailError>> {
+        Box::pin(async move {
+            let add = vec![self.label_id(add).await?];
+            let mut removed = Vec::new();
+            for name in remove {
+                // A label that was never created is on no message: nothing to take off.
+                if let Some(id) = self.existing_label_id(name).await? {
+                    removed.push(id);
+                }
+            }
+            self.modify(ids, add, removed).await
         })
     }
 

@@ -74,6 +74,15 @@ pub trait MailProvider: Send + Sync {
     fn fetch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<FetchedMessage, MailError>>;
     /// Takes messages out of the inbox, adding `label` where the provider has labels.
     fn archive<'a>(&'a self, ids: &'a [String], label: Option<&'a str>) -> BoxFuture<'a, Result<(), MailError>>;
+    /// Puts `add` on the messages and takes the `remove` labels off, where the provider has labels.
+    fn relabel<'a>(
+        &'a self,
+        _ids: &'a [String],
+        _add: &'a str,
+        _remove: &'a [String],
+    ) -> BoxFuture<'a, Result<(), MailError>> {
+        Box::pin(async { Ok(()) })
+    }
     fn trash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>>;
     fn untrash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>>;
     /// Sends a message from this mailbox (mailto unsubscribes); returns the provider's id for it.

@@ -1,9 +1,11 @@
 //! One file per page noun: load what the page shows, render its template.
 
 pub mod admin_jobs;
+pub mod ai;
 pub mod auth;
 pub mod google;
 pub mod health;
 pub mod home;
 pub mod mailboxes;
+pub mod review;
 pub mod trash;

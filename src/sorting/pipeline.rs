@@ -1,0 +1,213 @@
+//! The sorting pipeline for a batch of emails: sender memory first (no model call), then the LLM in
+//! batches (each rejected answer retried alone), then the local sorter for whatever is left, as the
+//! mode allows. It decides; the `sort_emails` job loads and stores.
+
+use std::collections::HashMap;
+
+use super::llm::{LlmError, LlmSorter, Usage};
+use super::local::{CategorySeed, LocalModel};
+use super::summary::summarize;
+use super::text::EmailText;
+use crate::config::SortingMode;
+
+/// Characters of an extractive summary.
+const SUMMARY_CHARS: usize = 240;
+/// How sure sender memory is: it only speaks after several agreeing, uncorrected decisions.
+const SENDER_MEMORY_CONFIDENCE: f64 = 0.95;
+
+/// Where a decision came from, as stored in `emails.sort_source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    SenderMemory,
+    Local,
+    Ai,
+    User,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::SenderMemory => "sender_memory",
+            Source::Local => "local",
+            Source::Ai => "ai",
+            Source::User => "you",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub email_id: String,
+    pub text: EmailText,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub email_id: String,
+    /// `None`: nothing fits; the email waits for review.
+    pub category_id: Option<String>,
+    pub confidence: f64,
+    pub summary: String,
+    pub source: Source,
+}
+
+/// The key sender memory files an email under: its list, else its sender's address.
+pub fn sender_key(text: &EmailText) -> Option<String> {
+    match &text.list_id {
+        Some(list) if !list.trim().is_empty() => Some(format!("list:{}", list.trim().to_ascii_lowercase())),
+        _ if !text.from_address.trim().is_empty() => {
+            Some(format!("from:{}", text.from_address.trim().to_ascii_lowercase()))
+        }
+        _ => None,
+    }
+}
+
+/// What sender memory knows: key → (category id, agreeing decisions in a row).
+#[derive(Debug, Clone, Default)]
+pub struct SenderMemory {
+    pub entries: HashMap<String, (String, i64)>,
+    pub threshold: i64,
+}
+
+impl SenderMemory {
+    fn category_for(&self, text: &EmailText) -> Option<&str> {
+        let (category, count) = self.entries.get(&sender_key(text)?)?;
+        (*count >= self.threshold).then_some(category.as_str())
+    }
+}
+
+/// Everything one run needs.
+pub struct Plan<'a> {
+    pub mode: SortingMode,
+    /// `None` when no AI is configured or the user's budget for today is spent.
+    pub llm: Option<&'a LlmSorter>,
+    pub model: &'a LocalModel,
+    pub memory: &'a SenderMemory,
+    pub categories: &'a [CategorySeed],
+}
+
+/// The run's decisions, what the AI cost, and why it stopped early (a 429, or the AI being down in
+/// LLM-only mode); emails without a decision stay where they were.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub decisions: Vec<Decision>,
+    pub usage: Usage,
+    pub stopped: Option<LlmError>,
+}
+
+pub async fn sort(plan: &Plan<'_>, candidates: &[Candidate]) -> Outcome {
+    let mut outcome = Outcome::default();
+    let mut rest = Vec::new();
+    for candidate in candidates {
+        let remembered =
+            plan.memory.category_for(&candidate.text).filter(|id| plan.categories.iter().any(|c| c.id == *id));
+        match remembered {
+            Some(category_id) => outcome.decisions.push(Decision {
+                email_id: candidate.email_id.clone(),
+                category_id: Some(category_id.to_owned()),
+                confidence: SENDER_MEMORY_CONFIDENCE,
+                summary: summarize(&candidate.text.subject, &candidate.text.body, SUMMARY_CHARS),
+                source: Source::SenderMemory,
+            }),
+            None => rest.push(candidate),
+        }
+    }
+    let mut left_for_local: Vec<&Candidate> = Vec::new();
+    match (plan.mode, plan.llm) {
+        (SortingMode::Local, _) | (SortingMode::Hybrid, None) => left_for_local = rest,
+        (SortingMode::Llm, None) => {} // nothing may decide them: they wait
+        (mode, Some(llm)) => {
+            let batch_size = llm.settings().batch_size.max(1);
+            for (index, batch) in rest.chunks(batch_size).enumerate() {
+                match ask(llm, batch, plan.categories, &mut outcome.usage).await {
+                    Ok((decisions, failed)) => {
+                        outcome.decisions.extend(decisions);
+                        match mode {
+                            SortingMode::Hybrid => left_for_local.extend(failed),
+                            _ => outcome.decisions.extend(failed.into_iter().map(for_review)),
+                        }
+                    }
+                    Err(error @ LlmError::RateLimited(_)) => {
+                        outcome.stopped = Some(error);
+                        break;
+                    }
+                    Err(error) if mode == SortingMode::Hybrid => {
+                        // Sorting never blocks on the AI: the local sorter takes this batch and the rest.
+                        tracing::warn!(%error, "the AI failed; the local sorter takes over for this run");
+                        left_for_local.extend(rest.iter().skip(index * batch_size).copied());
+                        break;
+                    }
+                    Err(error) => {
+                        outcome.stopped = Some(error);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    for candidate in left_for_local {
+        outcome.decisions.push(local_decision(plan.model, candidate));
+    }
+    outcome
+}
+
+/// One batch, then each rejected email alone; returns decisions and the emails still without one.
+async fn ask<'c>(
+    llm: &LlmSorter,
+    batch: &[&'c Candidate],
+    categories: &[CategorySeed],
+    usage: &mut Usage,
+) -> Result<(Vec<Decision>, Vec<&'c Candidate>), LlmError> {
+    let emails: Vec<(String, EmailText)> = batch.iter().map(|c| (c.email_id.clone(), c.text.clone())).collect();
+    let answer = llm.sort_batch(&emails, categories).await?;
+    usage.add(answer.usage);
+    let mut decisions: Vec<Decision> = answer.decisions.into_iter().map(ai_decision).collect();
+    let mut failed = Vec::new();
+    for id in &answer.rejected {
+        let Some(candidate) = batch.iter().find(|c| &c.email_id == id) else { continue };
+        if batch.len() == 1 {
+            failed.push(*candidate);
+            continue;
+        }
+        let alone = [(candidate.email_id.clone(), candidate.text.clone())];
+        let retried = llm.sort_batch(&alone, categories).await?;
+        usage.add(retried.usage);
+        match retried.decisions.into_iter().next() {
+            Some(decision) => decisions.push(ai_decision(decision)),
+            None => failed.push(*candidate),
+        }
+    }
+    Ok((decisions, failed))
+}
+
+fn ai_decision(decision: super::llm::LlmDecision) -> Decision {
+    Decision {
+        email_id: decision.email_id,
+        category_id: decision.category_id,
+        confidence: decision.confidence,
+        summary: decision.summary,
+        source: Source::Ai,
+    }
+}
+
+fn local_decision(model: &LocalModel, candidate: &Candidate) -> Decision {
+    let prediction = model.classify(&candidate.text);
+    Decision {
+        email_id: candidate.email_id.clone(),
+        category_id: prediction.as_ref().map(|p| p.category_id.clone()),
+        confidence: prediction.map_or(0.0, |p| p.confidence),
+        summary: summarize(&candidate.text.subject, &candidate.text.body, SUMMARY_CHARS),
+        source: Source::Local,
+    }
+}
+
+/// No sorter could place it (LLM-only mode): it waits for the person, with a summary.
+fn for_review(candidate: &Candidate) -> Decision {
+    Decision {
+        email_id: candidate.email_id.clone(),
+        category_id: None,
+        confidence: 0.0,
+        summary: summarize(&candidate.text.subject, &candidate.text.body, SUMMARY_CHARS),
+        source: Source::Ai,
+    }
+}

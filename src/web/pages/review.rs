@@ -1,0 +1,89 @@
+//! *Needs review*: emails no sorter was sure about. They stay in the mailbox's inbox until the person
+//! assigns a category here; that decision archives them and teaches the sorter.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use crate::error::AppError;
+use crate::services::sorting;
+use crate::state::AppState;
+use crate::web::csrf;
+use crate::web::extract::CurrentUser;
+use crate::web::layout::Layout;
+
+pub struct ReviewRow {
+    pub id: String,
+    pub from: String,
+    pub subject: String,
+    pub summary: String,
+}
+
+pub struct CategoryOption {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/review.html")]
+pub struct ReviewPage {
+    layout: Layout,
+    rows: Vec<ReviewRow>,
+    categories: Vec<CategoryOption>,
+}
+
+/// `ids` repeated, plus the category and the CSRF token.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub struct AssignForm(Vec<(String, String)>);
+
+impl AssignForm {
+    fn value(&self, key: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.0.iter().filter(|(k, _)| k == "ids").map(|(_, v)| v.clone()).collect()
+    }
+}
+
+pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<ReviewPage, AppError> {
+    let user_id = user.0.user.id.clone();
+    let (emails, categories) = state
+        .db(move |conn| {
+            let emails = crate::db::emails::list_needing_review(conn, &user_id, 500)?;
+            Ok((emails, crate::db::categories::list_for_user(conn, &user_id)?))
+        })
+        .await?;
+    let rows = emails
+        .into_iter()
+        .map(|e| ReviewRow {
+            from: e.from_name.clone().filter(|n| !n.is_empty()).or(e.from_address.clone()).unwrap_or_default(),
+            subject: if e.subject.is_empty() { "(no subject)".into() } else { e.subject.clone() },
+            summary: e.summary.clone().unwrap_or_default(),
+            id: e.id,
+        })
+        .collect();
+    let categories = categories.into_iter().map(|c| CategoryOption { id: c.id, name: c.name }).collect();
+    Ok(ReviewPage { layout: Layout::signed_in(&user.0, user.is_admin(&state)), rows, categories })
+}
+
+/// `POST /emails/assign`: puts the selected emails in a category (also used to move sorted ones).
+pub async fn assign(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<AssignForm>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&user.0.session, form.value("csrf"))?;
+    let (user_id, ids, category_id) = (user.0.user.id.clone(), form.ids(), form.value("category_id").to_owned());
+    if ids.is_empty() {
+        return Err(AppError::invalid("ids", "select at least one email"));
+    }
+    let (threshold, now) = (state.config.sorting.sender_memory_threshold, state.now());
+    state.db(move |conn| sorting::assign(conn, &user_id, &ids, &category_id, threshold, now)).await?;
+    let back = form.value("back");
+    let back = if back.starts_with('/') && !back.starts_with("//") { back.to_owned() } else { "/review".to_owned() };
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, back)).finish())
+}
