@@ -358,3 +358,50 @@ async fn gmail_crash_child() {
     // Runs until the parent kills this process.
     tokio::time::sleep(Duration::from_secs(600)).await;
 }
+
+#[tokio::test]
+async fn moving_an_archived_email_swaps_its_gmail_label() {
+    let fake = FakeGoogle::start().await;
+    let app = spawn_with_google(&fake, &[]).await;
+    let mailbox = connected(&fake, &app, "move@example.com").await;
+    let gmail_id = fake.deliver("move@example.com", &message(1));
+    sync(&app, &mailbox.id);
+    app.run_pending_jobs().await;
+    sort_and_archive(&app, &mailbox).await;
+    let email = emails(&app, &mailbox.id).remove(0);
+    assert_eq!(email.state, "archived");
+
+    let orders = db::categories::Category {
+        id: db::new_id(),
+        user_id: mailbox.user_id.clone(),
+        name: "Orders".into(),
+        name_key: "orders".into(),
+        description: "Things I bought".into(),
+        position: 1,
+        gmail_label_ids: "{}".into(),
+        created_at: app.now(),
+        updated_at: app.now(),
+    };
+    db::categories::insert(&mut app.conn(), &orders).expect("category");
+    let moved = emailgator::services::sorting::assign(
+        &mut app.conn(),
+        &mailbox.user_id,
+        std::slice::from_ref(&email.id),
+        &orders.id,
+        3,
+        app.now(),
+    )
+    .expect("move");
+    assert_eq!(moved, 1);
+    app.run_pending_jobs().await;
+
+    let names = fake.label_names("move@example.com");
+    assert!(names.contains(&"EmailGator/Orders".to_owned()), "{names:?}");
+    let labels = fake.message_labels("move@example.com", &gmail_id);
+    let label_name = |id: &str| fake.label_name("move@example.com", id);
+    let on_message: Vec<String> = labels.iter().filter_map(|id| label_name(id)).collect();
+    assert!(on_message.contains(&"EmailGator/Orders".to_owned()), "{on_message:?}");
+    assert!(!on_message.contains(&"EmailGator/Shopping".to_owned()), "the old label is taken off: {on_message:?}");
+    let stored = db::emails::find(&mut app.conn(), &email.id).expect("q").expect("email");
+    assert_eq!((stored.category_id.as_deref(), stored.sort_source.as_deref()), (Some(orders.id.as_str()), Some("you")));
+}

@@ -404,6 +404,11 @@ impl FakeGoogle {
         self.lock().account(email).user_labels.iter().map(|l| l.name.clone()).collect()
     }
 
+    /// The name of a user label by id.
+    pub fn label_name(&self, email: &str, id: &str) -> Option<String> {
+        self.lock().account(email).user_labels.iter().find(|l| l.id == id).map(|l| l.name.clone())
+    }
+
     /// Ids of the messages labelled INBOX, oldest delivery first.
     pub fn inbox_ids(&self, email: &str) -> Vec<String> {
         let state = self.lock();
