@@ -356,3 +356,17 @@ pub fn list_needing_review(conn: &mut DbConn, user_id: &str, limit: i64) -> Quer
         .select(Email::as_select())
         .load(conn)
 }
+
+/// A user's most recently stored emails (any sorting state), newest first.
+pub fn list_recent_for_user(conn: &mut DbConn, user_id: &str, limit: i64) -> QueryResult<Vec<Email>> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::state.ne("discovered"))
+        .filter(emails::trashed_at.is_null())
+        .order((emails::created_at.desc(), emails::id))
+        .limit(limit)
+        .select(Email::as_select())
+        .load(conn)
+}

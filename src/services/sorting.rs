@@ -139,3 +139,88 @@ pub fn describe_source(source: Option<&str>) -> &'static str {
         _ => "not sorted",
     }
 }
+
+/// What a new or edited category would do to the user's recent mail.
+#[derive(Debug, Clone, Default)]
+pub struct Preview {
+    /// Emails that would land in the category: (subject, sender, the category they are in now).
+    pub landing: Vec<PreviewEmail>,
+    pub examined: usize,
+    /// Dollars an AI re-sort of the examined emails would cost; `None` without an AI.
+    pub estimated_ai_cost: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PreviewEmail {
+    pub subject: String,
+    pub from: String,
+    /// `None`: unsorted or waiting for review; `Some(name)`: it would leave that category.
+    pub leaving: Option<String>,
+}
+
+/// How many recent emails a preview looks at.
+pub const PREVIEW_EMAILS: i64 = 200;
+const PREVIEW_ID: &str = "__preview__";
+
+/// Runs a new (`editing` = None) or edited category against the last 200 emails with the local
+/// sorter (no AI call, no change saved).
+pub fn preview(
+    conn: &mut DbConn,
+    user_id: &str,
+    name: &str,
+    description: &str,
+    editing: Option<&str>,
+    llm: Option<&crate::sorting::llm::LlmSettings>,
+) -> Result<Preview, AppError> {
+    let existing = db::categories::list_for_user(conn, user_id)?;
+    if let Some(id) = editing
+        && !existing.iter().any(|c| c.id == id)
+    {
+        return Err(AppError::NotFound);
+    }
+    let target = editing.unwrap_or(PREVIEW_ID).to_owned();
+    let mut categories: Vec<CategorySeed> = existing
+        .iter()
+        .filter(|c| Some(c.id.as_str()) != editing)
+        .map(|c| CategorySeed { id: c.id.clone(), name: c.name.clone(), description: c.description.clone() })
+        .collect();
+    categories.push(CategorySeed { id: target.clone(), name: name.to_owned(), description: description.to_owned() });
+    let model = load_model(conn, user_id, &categories)?;
+    let names: HashMap<String, String> = existing.into_iter().map(|c| (c.id, c.name)).collect();
+    let emails = db::emails::list_recent_for_user(conn, user_id, PREVIEW_EMAILS)?;
+    let mut preview = Preview { examined: emails.len(), ..Preview::default() };
+    let mut texts = Vec::new();
+    for email in &emails {
+        let text = text_of(email);
+        if model.classify(&text).is_some_and(|p| p.category_id == target) {
+            let leaving = email.category_id.as_ref().filter(|id| **id != target).and_then(|id| names.get(id)).cloned();
+            preview.landing.push(PreviewEmail {
+                subject: email.subject.clone(),
+                from: email.from_address.clone().unwrap_or_default(),
+                leaving,
+            });
+        }
+        texts.push((email.id.clone(), text));
+    }
+    preview.estimated_ai_cost = llm.map(|settings| estimate_cost(&texts, &categories, settings));
+    Ok(preview)
+}
+
+/// What sorting these emails with the AI would cost, from the prompts it would send.
+fn estimate_cost(
+    emails: &[(String, EmailText)],
+    categories: &[CategorySeed],
+    settings: &crate::sorting::llm::LlmSettings,
+) -> f64 {
+    use crate::sorting::llm::{Prompt, estimate_tokens};
+    let mut prompt_tokens = 0;
+    for batch in emails.chunks(settings.batch_size.max(1)) {
+        let prompt = Prompt::new(batch, categories, settings.max_body_chars);
+        prompt_tokens += estimate_tokens(&prompt.system) + estimate_tokens(&prompt.user);
+    }
+    // About 40 answer tokens per email (id, category, confidence, a short summary).
+    let completion_tokens = 40 * emails.len() as u64;
+    (prompt_tokens as f64 * settings.price_input_per_million
+        + completion_tokens as f64 * settings.price_output_per_million)
+        / 1_000_000.0
+}

@@ -33,9 +33,9 @@ const LEXICON_WEIGHT: f32 = 1.0;
 /// global vocabulary count).
 const ALPHA: f64 = 1.0;
 const SMOOTHING_VOCABULARY: f64 = 500.0;
-/// Log-likelihoods are divided by this before the softmax; naive Bayes is overconfident because
-/// the words of an email are not independent.
-/// Chosen so that a confidence of 0.5 or more is right about nine times in ten.
+/// Log-likelihoods are divided by this before the softmax: naive Bayes is overconfident because
+/// the words of an email are not independent. Chosen so that a confidence of 0.5 or more is right
+/// about nine times in ten on the evaluation set.
 const TEMPERATURE: f64 = 3.0;
 /// Learned features kept over all categories (split evenly), so the stored model stays small.
 const LEARNED_FEATURE_BUDGET: usize = 14_000;
@@ -253,13 +253,13 @@ fn prune(learned: &mut HashMap<String, u32>, keep: usize) {
 
 /// An email's weighted features: subject, body and sender-name words (stemmed), the sender's
 /// address and domain, the list, and a few shapes (a price, a percentage, an unsubscribe link).
-pub(crate) fn features(email: &EmailText) -> Vec<(String, u32)> {
+fn features(email: &EmailText) -> Vec<(String, u32)> {
     let mut weights: HashMap<String, u32> = HashMap::with_capacity(160);
     add_words(&mut weights, &email.subject, SUBJECT_WEIGHT);
     add_words(&mut weights, &clean_body(&email.body, BODY_CHARS), BODY_WEIGHT);
     add_words(&mut weights, &email.from_name, SENDER_NAME_WEIGHT);
     let address = email.from_address.trim().to_lowercase();
-    if let Some((local, host)) = address.rsplit_once('@') {
+    if let Some((local, host)) = address.rsplit_once('@').filter(|(_, host)| !host.is_empty()) {
         add_words(&mut weights, local, SENDER_NAME_WEIGHT);
         weights.insert(format!("domain:{}", registrable_domain(host)), DOMAIN_WEIGHT);
         weights.insert(format!("from:{address}"), ADDRESS_WEIGHT);
@@ -269,7 +269,8 @@ pub(crate) fn features(email: &EmailText) -> Vec<(String, u32)> {
         weights.insert(format!("list:{}", list.to_lowercase()), LIST_WEIGHT);
         weights.insert("_list".to_owned(), 1);
     }
-    let head: String = email.body.chars().take(BODY_CHARS * 4).collect();
+    // Prices and percentages are looked for in the raw body's first part, footers included.
+    let head = email.body.char_indices().nth(BODY_CHARS * 4).map_or(email.body.as_str(), |(at, _)| &email.body[..at]);
     let has_unsubscribe = contains_ignore_ascii_case(&email.body, "unsubscribe");
     if has_unsubscribe {
         weights.insert("_unsubscribe".to_owned(), 1);
@@ -278,10 +279,10 @@ pub(crate) fn features(email: &EmailText) -> Vec<(String, u32)> {
     if list.is_empty() && !has_unsubscribe && !local.is_empty() && !is_role_address(local) {
         weights.insert("_conversation".to_owned(), CONVERSATION_WEIGHT);
     }
-    if has_money(&email.subject) || has_money(&head) {
+    if has_money(&email.subject) || has_money(head) {
         weights.insert("_money".to_owned(), 1);
     }
-    if has_percent(&email.subject) || has_percent(&head) {
+    if has_percent(&email.subject) || has_percent(head) {
         weights.insert("_percent".to_owned(), 1);
     }
     // Sorted, so scores are summed in the same order everywhere (floating point is not associative).
@@ -305,70 +306,12 @@ fn add_words(weights: &mut HashMap<String, u32>, text: &str, weight: u32) {
 
 /// "noreply", "orders", "news-digest": a mailbox of a system or a department, not of a person.
 fn is_role_address(local: &str) -> bool {
-    const ROLES: &[&str] = &[
-        "noreply",
-        "no",
-        "reply",
-        "donotreply",
-        "do",
-        "not",
-        "notifications",
-        "notification",
-        "notify",
-        "news",
-        "newsletter",
-        "info",
-        "hello",
-        "hi",
-        "team",
-        "support",
-        "help",
-        "orders",
-        "order",
-        "billing",
-        "invoice",
-        "invoices",
-        "receipts",
-        "updates",
-        "update",
-        "marketing",
-        "mailer",
-        "digest",
-        "alerts",
-        "alert",
-        "service",
-        "account",
-        "accounts",
-        "security",
-        "bookings",
-        "booking",
-        "reservations",
-        "deals",
-        "offers",
-        "promo",
-        "shop",
-        "store",
-        "sales",
-        "statements",
-        "admin",
-        "contact",
-        "community",
-        "members",
-        "editor",
-        "weekly",
-        "daily",
-        "auto",
-        "postmaster",
-        "daemon",
-        "root",
-        "system",
-        "bot",
-        "events",
-        "jobs",
-        "care",
-        "customer",
-    ];
-    local.split(|c: char| !c.is_ascii_alphabetic()).any(|part| ROLES.contains(&part))
+    const ROLES: &str = "noreply no reply donotreply do not notifications notification notify news newsletter info \
+        hello hi team support help orders order billing invoice invoices receipts updates update marketing mailer \
+        digest alerts alert service account accounts security bookings booking reservations deals offers promo shop \
+        store sales statements admin contact community members editor weekly daily auto postmaster daemon root \
+        system bot events jobs care customer";
+    local.split(|c: char| !c.is_ascii_alphabetic()).any(|part| ROLES.split_whitespace().any(|role| role == part))
 }
 
 /// "mail.shop.example" → "shop.example"; "news.shop.co.uk" → "shop.co.uk".
@@ -388,15 +331,21 @@ fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
     haystack.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
-/// "$12", "12,50 €", "£3.99", "USD 40".
+/// "$12", "12,50 €", "£3.99".
 fn has_money(text: &str) -> bool {
-    let chars: Vec<char> = text.chars().collect();
-    chars.iter().enumerate().any(|(i, c)| {
-        matches!(c, '$' | '€' | '£' | '¥')
-            && (chars.get(i + 1).is_some_and(char::is_ascii_digit)
-                || (i >= 2 && chars[i - 1] == ' ' && chars[i - 2].is_ascii_digit())
-                || (i >= 1 && chars[i - 1].is_ascii_digit()))
-    })
+    let mut before = [' ', ' ']; // the two characters before the current one
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if matches!(c, '$' | '€' | '£' | '¥')
+            && (chars.peek().is_some_and(char::is_ascii_digit)
+                || before[1].is_ascii_digit()
+                || (before[1] == ' ' && before[0].is_ascii_digit()))
+        {
+            return true;
+        }
+        before = [before[1], c];
+    }
+    false
 }
 
 fn has_percent(text: &str) -> bool {

@@ -30,7 +30,7 @@ pub fn summarize(subject: &str, body: &str, max_chars: usize) -> String {
             *index != best
                 && *score >= SECOND_SENTENCE_SHARE * best_score
                 && is_complete(&candidates[*index])
-                && candidates[best].chars().count() + 1 + candidates[*index].chars().count() <= max_chars
+                && candidates[best].chars().count() + 2 + candidates[*index].chars().count() <= max_chars
         })
         .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
         .map(|(index, _)| *index);

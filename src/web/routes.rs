@@ -2,7 +2,7 @@
 
 use actix_web::web;
 
-use super::pages::{admin_jobs, ai, auth, google, health, home, mailboxes, review, trash};
+use super::pages::{admin_jobs, ai, auth, google, health, home, mailboxes, review, trash, try_category};
 use super::{assets, metrics};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/demo", web::post().to(mailboxes::load_demo))
         .route("/settings/ai", web::get().to(ai::show))
         .route("/settings/ai", web::post().to(ai::save))
+        .route("/categories/try", web::get().to(try_category::show))
         .route("/review", web::get().to(review::show))
         .route("/emails/assign", web::post().to(review::assign))
         .route("/trash", web::get().to(trash::show))

@@ -358,3 +358,44 @@ async fn a_spent_daily_budget_hands_sorting_to_the_local_sorter() {
     assert_eq!(fake.calls(), 0, "a budget of $0 means no AI calls");
     assert!(emails(&app, &mailbox.id).iter().all(|e| e.sort_source.as_deref() == Some("local")));
 }
+
+#[tokio::test]
+async fn trying_a_category_shows_what_would_land_in_it_and_changes_nothing() {
+    let fake = FakeLlm::start(keyword_oracle());
+    let app = spawn(Some(&fake), &[("EMAILGATOR__SORTING__MODE", "local")]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    maildir(dir.path());
+    deliver_receipts(dir.path(), 3);
+    deliver(
+        dir.path(),
+        "t.1",
+        "deals@bikes.example",
+        Some("deals.bikes.example"),
+        "Cyclists: 30% off helmets this weekend",
+        "Our biggest bicycle sale: helmets, lights and saddles 30% off. Coupon code RIDE30 at checkout.",
+    );
+    let (mailbox, _, _) = setup(&app, dir.path());
+    sync(&app, &mailbox.id).await;
+    let before: Vec<(String, Option<String>)> =
+        emails(&app, &mailbox.id).into_iter().map(|e| (e.id, e.category_id)).collect();
+
+    app.sign_in_as_owner().await;
+    let page = app
+        .client
+        .get(app.url("/categories/try"))
+        .query(&[("name", "Cycling deals"), ("description", "Sales and coupons from bike shops: helmets, bicycles")])
+        .send()
+        .await
+        .expect("try")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("of your last 4 emails would land in"), "{page}");
+    assert!(page.contains("Cyclists: 30% off helmets"), "the bike sale would land there: {page}");
+    assert!(!page.contains("Receipt for order 0"), "receipts would not");
+    assert!(page.contains("Re-sorting them with the AI would cost about $"), "an estimate with an AI configured");
+    assert_eq!(fake.calls(), 0, "trying costs nothing");
+    let after: Vec<(String, Option<String>)> =
+        emails(&app, &mailbox.id).into_iter().map(|e| (e.id, e.category_id)).collect();
+    assert_eq!(before, after, "nothing changed");
+}

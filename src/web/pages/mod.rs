@@ -9,3 +9,4 @@ pub mod home;
 pub mod mailboxes;
 pub mod review;
 pub mod trash;
+pub mod try_category;
