@@ -5,6 +5,7 @@
 
 pub mod evaluation;
 pub mod fake_llm;
+pub mod lexicon;
 pub mod llm;
 pub mod local;
 pub mod pipeline;
