@@ -73,9 +73,17 @@ pub async fn run() -> anyhow::Result<()> {
     let speed = classification_speed(&data);
     println!("local sorter speed: {speed:.0} emails/s (one core)");
 
-    let hybrid = hybrid_against_fake(&data).await?;
+    for threshold in [3, 2] {
+        let hybrid = hybrid_against_fake(&data, threshold).await?;
+        report_hybrid(threshold, &hybrid);
+    }
+    Ok(())
+}
+
+fn report_hybrid(threshold: i64, hybrid: &HybridReport) {
+    println!("hybrid with sender memory after {threshold} agreeing decisions:");
     println!(
-        "hybrid vs one email per call: prompt tokens per email {:.1} vs {:.1} ({:.0} % of the baseline); \
+        "  vs one email per call: prompt tokens per email {:.1} vs {:.1} ({:.0} % of the baseline); \
          calls {} vs {}; cost per email ${:.6} vs ${:.6}",
         hybrid.prompt_per_email,
         hybrid.baseline_prompt_per_email,
@@ -86,14 +94,13 @@ pub async fn run() -> anyhow::Result<()> {
         hybrid.baseline_cost_per_email,
     );
     println!(
-        "hybrid: accuracy {:.1} %; sorted without a model call: {:.1} % overall, {:.1} % of the second half \
+        "  accuracy {:.1} %; sorted without a model call: {:.1} % overall, {:.1} % of the second half \
          (sender memory warm); by source {:?}",
         100.0 * hybrid.accuracy,
         100.0 * hybrid.without_model_call,
         100.0 * hybrid.without_model_call_warm,
         hybrid.by_source,
     );
-    Ok(())
 }
 
 fn classification_speed(data: &Dataset) -> f64 {
@@ -140,7 +147,7 @@ fn label_oracle(data: &Dataset) -> Oracle {
     })
 }
 
-pub async fn hybrid_against_fake(data: &Dataset) -> anyhow::Result<HybridReport> {
+pub async fn hybrid_against_fake(data: &Dataset, threshold: i64) -> anyhow::Result<HybridReport> {
     let fake = FakeLlm::start(label_oracle(data));
     let settings = |batch_size| LlmSettings {
         base_url: fake.base_url(),
@@ -166,7 +173,7 @@ pub async fn hybrid_against_fake(data: &Dataset) -> anyhow::Result<HybridReport>
     // Hybrid: mail arrives ten at a time; sender memory and the local model learn as it goes.
     let llm = LlmSorter::new(settings(10));
     let mut model = LocalModel::seeded(&data.categories);
-    let mut memory = SenderMemory { entries: HashMap::new(), threshold: 3 };
+    let mut memory = SenderMemory { entries: HashMap::new(), threshold };
     let labels: HashMap<&str, &str> = data.emails.iter().map(|(id, _, l)| (id.as_str(), l.as_str())).collect();
     let texts: HashMap<&str, &EmailText> = data.emails.iter().map(|(id, t, _)| (id.as_str(), t)).collect();
     let (mut correct, mut without_call, mut without_call_warm) = (0usize, 0usize, 0usize);

@@ -71,8 +71,12 @@ pub struct SenderMemory {
 
 impl SenderMemory {
     fn category_for(&self, text: &EmailText) -> Option<&str> {
-        let (category, count) = self.entries.get(&sender_key(text)?)?;
-        (*count >= self.threshold).then_some(category.as_str())
+        let key = sender_key(text)?;
+        let (category, count) = self.entries.get(&key)?;
+        // A List-Id names one publication, so its mail is alike sooner than an address's, which
+        // may send receipts and offers alike: lists need one agreeing decision fewer.
+        let needed = if key.starts_with("list:") { (self.threshold - 1).max(2) } else { self.threshold };
+        (*count >= needed).then_some(category.as_str())
     }
 }
 
@@ -209,5 +213,26 @@ fn for_review(candidate: &Candidate) -> Decision {
         confidence: 0.0,
         summary: summarize(&candidate.text.subject, &candidate.text.body, SUMMARY_CHARS),
         source: Source::Ai,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(from: &str, list: Option<&str>) -> EmailText {
+        EmailText { from_address: from.into(), list_id: list.map(str::to_owned), ..EmailText::default() }
+    }
+
+    #[test]
+    fn sender_memory_speaks_after_the_threshold_and_lists_one_decision_sooner() {
+        let mut memory = SenderMemory { entries: HashMap::new(), threshold: 3 };
+        memory.entries.insert("from:shop@example.com".into(), ("receipts".into(), 2));
+        memory.entries.insert("list:news.example.com".into(), ("news".into(), 2));
+        assert_eq!(memory.category_for(&text("shop@example.com", None)), None, "an address needs three");
+        assert_eq!(memory.category_for(&text("x@example.com", Some("News.Example.com"))), Some("news"));
+        memory.entries.insert("from:shop@example.com".into(), ("receipts".into(), 3));
+        assert_eq!(memory.category_for(&text("Shop@Example.com", None)), Some("receipts"));
+        assert_eq!(sender_key(&text("", None)), None);
     }
 }
