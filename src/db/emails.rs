@@ -370,3 +370,60 @@ pub fn list_recent_for_user(conn: &mut DbConn, user_id: &str, limit: i64) -> Que
         .select(Email::as_select())
         .load(conn)
 }
+
+/// A user's emails sorted by a sorter (not by the person) since `since`, after `after_id`, by id.
+pub fn list_resortable(
+    conn: &mut DbConn,
+    user_id: &str,
+    since: NaiveDateTime,
+    after_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<Email>> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::created_at.ge(since))
+        .filter(emails::state.eq_any(["sorted", "archived", "needs_review"]))
+        .filter(emails::sort_source.ne("you").or(emails::sort_source.is_null()))
+        .filter(emails::trashed_at.is_null())
+        .filter(emails::id.gt(after_id))
+        .order(emails::id.asc())
+        .limit(limit)
+        .select(Email::as_select())
+        .load(conn)
+}
+
+pub fn count_resortable(conn: &mut DbConn, user_id: &str, since: NaiveDateTime) -> QueryResult<i64> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::created_at.ge(since))
+        .filter(emails::state.eq_any(["sorted", "archived", "needs_review"]))
+        .filter(emails::sort_source.ne("you").or(emails::sort_source.is_null()))
+        .filter(emails::trashed_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// A re-sort's new decision for an email that was sorted before.
+pub fn record_resort(
+    conn: &mut DbConn,
+    id: &str,
+    state: &str,
+    category_id: &str,
+    source: &str,
+    confidence: f64,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(emails::table.find(id))
+        .set((
+            emails::state.eq(state),
+            emails::category_id.eq(category_id),
+            emails::sort_source.eq(source),
+            emails::confidence.eq(confidence),
+            emails::updated_at.eq(now),
+        ))
+        .execute(conn)
+}

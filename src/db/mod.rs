@@ -12,6 +12,7 @@ pub mod login_tokens;
 pub mod mailboxes;
 pub mod migrations;
 pub mod oauth_states;
+pub mod resorts;
 pub mod schema;
 pub mod sender_memory;
 pub mod sessions;

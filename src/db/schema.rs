@@ -199,6 +199,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    resorts (user_id) {
+        user_id -> Text,
+        since -> Timestamp,
+        total -> BigInt,
+        done -> BigInt,
+        changed -> BigInt,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(login_tokens -> users (user_id));
 diesel::joinable!(oauth_states -> users (user_id));
@@ -206,6 +218,7 @@ diesel::joinable!(sorter_models -> users (user_id));
 diesel::joinable!(sender_memory -> users (user_id));
 diesel::joinable!(sender_memory -> categories (category_id));
 diesel::joinable!(ai_usage -> users (user_id));
+diesel::joinable!(resorts -> users (user_id));
 diesel::joinable!(mailboxes -> users (user_id));
 diesel::joinable!(categories -> users (user_id));
 diesel::joinable!(emails -> mailboxes (mailbox_id));
@@ -221,6 +234,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sorter_models,
     sender_memory,
     ai_usage,
+    resorts,
     mailboxes,
     categories,
     emails,

@@ -9,6 +9,7 @@ pub mod poll;
 pub mod prune;
 pub mod reencrypt_secrets;
 pub mod relabel_messages;
+pub mod resort_emails;
 pub mod runner;
 pub mod sort_emails;
 pub mod sync_mailbox;
@@ -39,6 +40,7 @@ pub use poll::Poll;
 pub use prune::PruneJobs;
 pub use reencrypt_secrets::ReencryptSecrets;
 pub use relabel_messages::RelabelMessages;
+pub use resort_emails::ResortEmails;
 pub use runner::Runner;
 pub use sort_emails::SortEmails;
 pub use sync_mailbox::SyncMailbox;
@@ -189,6 +191,7 @@ impl JobRegistry {
             .with::<ArchiveMessages>()
             .with::<TrashMessages>()
             .with::<RelabelMessages>()
+            .with::<ResortEmails>()
     }
 
     /// Adds a job kind (tests add their own).

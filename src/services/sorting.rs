@@ -92,6 +92,35 @@ pub fn assign(
     })
 }
 
+/// Starts a server-side re-sort of the user's mail of the last `days` days (one at a time).
+pub fn start_resort(conn: &mut DbConn, user_id: &str, days: i64, now: NaiveDateTime) -> Result<(), AppError> {
+    if !(1..=365).contains(&days) {
+        return Err(AppError::invalid("days", "choose between 1 and 365 days"));
+    }
+    let since = now - chrono::Duration::days(days);
+    db::transaction(conn, |conn| {
+        if db::jobs::is_pending_with_key(conn, &jobs::ResortEmails::unique_key(user_id))? {
+            return Err(AppError::Conflict("A re-sort is already running; it shows its progress here.".into()));
+        }
+        let total = db::emails::count_resortable(conn, user_id, since)?;
+        let resort = db::resorts::Resort {
+            user_id: user_id.to_owned(),
+            since,
+            total,
+            done: 0,
+            changed: 0,
+            started_at: now,
+            finished_at: None,
+        };
+        db::resorts::start(conn, &resort)?;
+        let job = jobs::ResortEmails { user_id: user_id.to_owned(), since };
+        let options =
+            EnqueueOptions { unique_key: Some(jobs::ResortEmails::unique_key(user_id)), ..Default::default() };
+        jobs::enqueue(conn, &job, options, now)?;
+        Ok(())
+    })
+}
+
 /// After categories change: queues a sort of every mailbox of the user with waiting mail.
 pub fn sort_waiting(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<(), AppError> {
     for mailbox in db::mailboxes::list_for_user(conn, user_id)? {

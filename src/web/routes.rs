@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/demo", web::post().to(mailboxes::load_demo))
         .route("/settings/ai", web::get().to(ai::show))
         .route("/settings/ai", web::post().to(ai::save))
+        .route("/settings/ai/resort", web::post().to(ai::resort))
         .route("/categories/try", web::get().to(try_category::show))
         .route("/review", web::get().to(review::show))
         .route("/emails/assign", web::post().to(review::assign))

@@ -97,6 +97,7 @@ async fn the_database_matches_schema_rs() {
         sorter_models,
         sender_memory,
         ai_usage,
+        resorts,
         mailboxes,
         categories,
         emails,

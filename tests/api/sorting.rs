@@ -399,3 +399,63 @@ async fn trying_a_category_shows_what_would_land_in_it_and_changes_nothing() {
         emails(&app, &mailbox.id).into_iter().map(|e| (e.id, e.category_id)).collect();
     assert_eq!(before, after, "nothing changed");
 }
+
+#[tokio::test]
+async fn a_resort_after_a_new_category_moves_only_what_a_sorter_is_sure_of_and_keeps_the_persons_choices() {
+    let app = spawn(None, &[]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    maildir(dir.path());
+    deliver_receipts(dir.path(), 3);
+    let bike = "Our biggest bicycle sale: helmets, lights and saddles 30% off. Coupon RIDE30, bikes and cycling gear.";
+    deliver(dir.path(), "b.1", "deals@bikes.example", None, "Cycling sale: 30% off helmets", bike);
+    deliver(dir.path(), "b.2", "deals@bikes2.example", None, "Bicycle helmets on sale", bike);
+    let (mailbox, receipts, travel) = setup(&app, dir.path());
+    sync(&app, &mailbox.id).await;
+    app.run_pending_jobs().await;
+    let kept =
+        emails(&app, &mailbox.id).into_iter().find(|e| e.from_address.as_deref() == Some("deals@bikes2.example"));
+    let kept = kept.expect("second bike email");
+    // The person files the second one themselves, somewhere else than the sorter did: a re-sort must
+    // not touch it.
+    let chosen = if kept.category_id.as_deref() == Some(receipts.as_str()) { travel.clone() } else { receipts.clone() };
+    let assigned = emailgator::services::sorting::assign(
+        &mut app.conn(),
+        &mailbox.user_id,
+        std::slice::from_ref(&kept.id),
+        &chosen,
+        3,
+        app.now(),
+    );
+    assert_eq!(assigned.expect("assign"), 1);
+
+    let cycling = db::categories::Category {
+        id: db::new_id(),
+        user_id: mailbox.user_id.clone(),
+        name: "Cycling".into(),
+        name_key: "cycling".into(),
+        description: "Bicycle shops: sales and coupons for bikes, helmets and cycling gear".into(),
+        position: 2,
+        gmail_label_ids: "{}".into(),
+        created_at: app.now(),
+        updated_at: app.now(),
+    };
+    db::categories::insert(&mut app.conn(), &cycling).expect("category");
+    app.sign_in_as_owner().await;
+    let csrf = app.csrf_token().await;
+    assert_eq!(app.post_form("/settings/ai/resort", &[("csrf", &csrf), ("days", "30")]).await.status(), 303);
+    assert_eq!(app.post_form("/settings/ai/resort", &[("csrf", &csrf), ("days", "0")]).await.status(), 422);
+    app.run_pending_jobs().await;
+
+    let stored = emails(&app, &mailbox.id);
+    let first = stored.iter().find(|e| e.from_address.as_deref() == Some("deals@bikes.example")).expect("first");
+    assert_eq!(first.category_id.as_deref(), Some(cycling.id.as_str()), "moved to the new category");
+    let kept = stored.iter().find(|e| e.id == kept.id).expect("kept");
+    assert_eq!(kept.category_id.as_deref(), Some(chosen.as_str()), "the person's choice is kept: {kept:?}");
+    let receipts_left = stored
+        .iter()
+        .filter(|e| e.subject.starts_with("Receipt for order"))
+        .all(|e| e.category_id.as_deref() == Some(receipts.as_str()));
+    assert!(receipts_left, "receipts stay");
+    let page = app.client.get(app.url("/settings/ai")).send().await.expect("page").text().await.expect("body");
+    assert!(page.contains("finished at") && page.contains("moved"), "{page}");
+}

@@ -32,6 +32,14 @@ pub struct AiPage {
     is_ai_available: bool,
     budget: String,
     rows: Vec<UsageRow>,
+    /// The last or running re-sort, in words.
+    resort: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ResortForm {
+    csrf: String,
+    days: String,
 }
 
 #[derive(Deserialize)]
@@ -50,7 +58,27 @@ fn dollars(microdollars: i64) -> String {
 
 pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<AiPage, AppError> {
     let user_id = user.0.user.id.clone();
-    let usage = state.db(move |conn| Ok(crate::db::ai_usage::recent(conn, &user_id, 14)?)).await?;
+    let (usage, resort) = state
+        .db(move |conn| {
+            Ok((crate::db::ai_usage::recent(conn, &user_id, 14)?, crate::db::resorts::find(conn, &user_id)?))
+        })
+        .await?;
+    let resort = resort.map(|r| match r.finished_at {
+        Some(at) => format!(
+            "The last re-sort (mail since {}) finished at {} UTC: {} emails checked, {} moved.",
+            r.since.format("%Y-%m-%d"),
+            at.format("%Y-%m-%d %H:%M"),
+            r.done,
+            r.changed
+        ),
+        None => format!(
+            "Re-sorting mail since {}: {} of {} checked, {} moved so far.",
+            r.since.format("%Y-%m-%d"),
+            r.done,
+            r.total,
+            r.changed
+        ),
+    });
     let settings = UserAiSettings::parse(&user.0.user.ai_settings);
     Ok(AiPage {
         layout: Layout::signed_in(&user.0, user.is_admin(&state)),
@@ -68,7 +96,21 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<AiPag
                 completion_tokens: u.completion_tokens,
             })
             .collect(),
+        resort,
     })
+}
+
+/// `POST /settings/ai/resort`: re-sorts the last N days on the server.
+pub async fn resort(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<ResortForm>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&user.0.session, &form.csrf)?;
+    let days: i64 = form.days.trim().parse().map_err(|_| AppError::invalid("days", "a number of days, like 30"))?;
+    let (user_id, now) = (user.0.user.id.clone(), state.now());
+    state.db(move |conn| crate::services::sorting::start_resort(conn, &user_id, days, now)).await?;
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/settings/ai")).finish())
 }
 
 pub async fn save(
