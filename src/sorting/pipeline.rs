@@ -121,8 +121,8 @@ pub async fn sort(plan: &Plan<'_>, candidates: &[Candidate]) -> Outcome {
         (SortingMode::Local, _) | (SortingMode::Hybrid, None) => left_for_local = rest,
         (SortingMode::Llm, None) => {} // nothing may decide them: they wait
         (mode, Some(llm)) => {
-            let batch_size = llm.settings().batch_size.max(1);
-            for (index, batch) in rest.chunks(batch_size).enumerate() {
+            let batches = batches(&rest, llm.settings().batch_size.max(1));
+            for (index, batch) in batches.iter().enumerate() {
                 match ask(llm, batch, plan.categories, &mut outcome.usage).await {
                     Ok((decisions, failed)) => {
                         outcome.decisions.extend(decisions);
@@ -138,7 +138,7 @@ pub async fn sort(plan: &Plan<'_>, candidates: &[Candidate]) -> Outcome {
                     Err(error) if mode == SortingMode::Hybrid => {
                         // Sorting never blocks on the AI: the local sorter takes this batch and the rest.
                         tracing::warn!(%error, "the AI failed; the local sorter takes over for this run");
-                        left_for_local.extend(rest.iter().skip(index * batch_size).copied());
+                        left_for_local.extend(batches[index..].iter().flatten().copied());
                         break;
                     }
                     Err(error) => {
@@ -153,6 +153,35 @@ pub async fn sort(plan: &Plan<'_>, candidates: &[Candidate]) -> Outcome {
         outcome.decisions.push(local_decision(plan.model, candidate));
     }
     outcome
+}
+
+/// Requests to make: an email that looks like it tries to instruct the model goes alone, so whatever
+/// it makes the model do can only touch its own answer; the others go `batch_size` at a time.
+fn batches<'c>(candidates: &[&'c Candidate], batch_size: usize) -> Vec<Vec<&'c Candidate>> {
+    let (suspicious, plain): (Vec<&Candidate>, Vec<&Candidate>) =
+        candidates.iter().partition(|c| looks_like_instructions(&c.text));
+    let mut batches: Vec<Vec<&Candidate>> = suspicious.into_iter().map(|c| vec![c]).collect();
+    batches.extend(plain.chunks(batch_size).map(<[&Candidate]>::to_vec));
+    batches
+}
+
+/// Phrases that address a language model rather than a person.
+const INSTRUCTION_MARKERS: &[&str] = &[
+    "ignore all previous",
+    "ignore previous instructions",
+    "ignore the above",
+    "disregard previous",
+    "disregard all previous",
+    "system prompt",
+    "you are now",
+    "<<<",
+    "respond only with",
+    "as an ai",
+];
+
+fn looks_like_instructions(text: &EmailText) -> bool {
+    let haystack = format!("{} {}", text.subject, text.body).to_lowercase();
+    INSTRUCTION_MARKERS.iter().any(|marker| haystack.contains(marker))
 }
 
 /// One batch, then each rejected email alone; returns decisions and the emails still without one.
