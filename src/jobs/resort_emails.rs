@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use super::{ArchiveMessages, EnqueueOptions, Job, JobContext, JobError, RelabelMessages, enqueue};
 use crate::db;
 use crate::db::emails::Email;
+use crate::services::sorting::email_text;
 use crate::sorting::llm::LlmError;
 use crate::sorting::local::{CategorySeed, LocalModel};
 use crate::sorting::pipeline::{self, Candidate, Plan, SenderMemory};
 use crate::sorting::settings::UserAiSettings;
-use crate::sorting::text::EmailText;
 
 const ROUND: i64 = 100;
 
@@ -82,16 +82,7 @@ impl Job for ResortEmails {
 }
 
 fn candidate(email: &Email) -> Candidate {
-    Candidate {
-        email_id: email.id.clone(),
-        text: EmailText {
-            from_name: email.from_name.clone().unwrap_or_default(),
-            from_address: email.from_address.clone().unwrap_or_default(),
-            list_id: email.list_id.clone(),
-            subject: email.subject.clone(),
-            body: email.text_body.clone().unwrap_or_else(|| email.snippet.clone()),
-        },
-    }
+    Candidate { email_id: email.id.clone(), text: email_text(email) }
 }
 
 impl ResortEmails {

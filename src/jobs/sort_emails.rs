@@ -16,6 +16,7 @@ use crate::db;
 use crate::db::ai_usage::AiUsage;
 use crate::db::emails::Email;
 use crate::db::sorter_models::SorterModel;
+use crate::services::sorting::email_text;
 use crate::sorting::llm::{LlmError, Usage};
 use crate::sorting::local::{CategorySeed, LocalModel};
 use crate::sorting::pipeline::{self, Candidate, Decision, Plan, SenderMemory, Source, sender_key};
@@ -83,16 +84,7 @@ impl Job for SortEmails {
 }
 
 fn candidate(email: &Email) -> Candidate {
-    Candidate {
-        email_id: email.id.clone(),
-        text: EmailText {
-            from_name: email.from_name.clone().unwrap_or_default(),
-            from_address: email.from_address.clone().unwrap_or_default(),
-            list_id: email.list_id.clone(),
-            subject: email.subject.clone(),
-            body: email.text_body.clone().unwrap_or_else(|| email.snippet.clone()),
-        },
-    }
+    Candidate { email_id: email.id.clone(), text: email_text(email) }
 }
 
 impl SortEmails {
@@ -153,7 +145,7 @@ impl SortEmails {
         let prices = (ctx.config.openai.price_input_per_million, ctx.config.openai.price_output_per_million);
         ctx.db(move |conn| {
             let Loaded { user_id, emails, mut model, .. } = loaded;
-            let texts: HashMap<&str, EmailText> = emails.iter().map(|e| (e.id.as_str(), candidate(e).text)).collect();
+            let texts: HashMap<&str, EmailText> = emails.iter().map(|e| (e.id.as_str(), email_text(e))).collect();
             db::transaction(conn, |conn| {
                 let mut sorted = 0;
                 for decision in &decisions {

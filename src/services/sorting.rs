@@ -42,7 +42,7 @@ pub fn assign(
         let names: HashMap<String, String> =
             db::categories::list_for_user(conn, user_id)?.into_iter().map(|c| (c.id, c.name)).collect();
         for email in &emails {
-            let text = text_of(email);
+            let text = email_text(email);
             match email.category_id.as_deref() {
                 Some(previous) => model.correct(&text, previous, category_id),
                 None => model.learn(&text, category_id),
@@ -129,7 +129,8 @@ pub fn sort_waiting(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Res
     Ok(())
 }
 
-fn text_of(email: &Email) -> EmailText {
+/// What a sorter reads of a stored email.
+pub fn email_text(email: &Email) -> EmailText {
     EmailText {
         from_name: email.from_name.clone().unwrap_or_default(),
         from_address: email.from_address.clone().unwrap_or_default(),
@@ -220,7 +221,7 @@ pub fn preview(
     let mut preview = Preview { examined: emails.len(), ..Preview::default() };
     let mut texts = Vec::new();
     for email in &emails {
-        let text = text_of(email);
+        let text = email_text(email);
         if model.classify(&text).is_some_and(|p| p.category_id == target) {
             let leaving = email.category_id.as_ref().filter(|id| **id != target).and_then(|id| names.get(id)).cloned();
             preview.landing.push(PreviewEmail {

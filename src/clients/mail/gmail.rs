@@ -348,27 +348,8 @@ impl Gmail {
     /// The id of the user label `name`, created when missing.
     async fn label_id(&self, name: &str) -> Result<String, MailError> {
         let key = name.to_lowercase();
-        if let Some(id) = self.cached_label(&key) {
-            return Ok(id);
-        }
         for attempt in 0..2 {
-            let listed = self
-                .call(
-                    units::LABELS_LIST,
-                    attempt!(|hub, failure| hub.users().labels_list("me").delegate(failure).doit().await),
-                )
-                .await
-                .map_err(not_found_as_upstream)?;
-            {
-                let mut cache = self.connector.labels.lock().unwrap_or_else(|e| e.into_inner());
-                let labels = cache.entry(self.mailbox_id.clone()).or_default();
-                for label in listed.labels.unwrap_or_default() {
-                    if let (Some(id), Some(name)) = (label.id, label.name) {
-                        labels.insert(name.to_lowercase(), id);
-                    }
-                }
-            }
-            if let Some(id) = self.cached_label(&key) {
+            if let Some(id) = self.existing_label_id(name).await? {
                 return Ok(id);
             }
             let label = Label {
@@ -406,7 +387,8 @@ impl Gmail {
         Err(MailError::Rejected { status: 409, reason: format!("the Gmail label {name:?} could not be created") })
     }
 
-    /// The id of an existing user label, without creating it.
+    /// The id of an existing user label, without creating it; lists the labels (and caches them all)
+    /// when the cache does not know it.
     async fn existing_label_id(&self, name: &str) -> Result<Option<String>, MailError> {
         let key = name.to_lowercase();
         if let Some(id) = self.cached_label(&key) {
