@@ -173,19 +173,7 @@ async fn bench_import(mut config: Config, count: usize, database_url: Option<Str
     let shutdown = CancellationToken::new();
     let task = runner.start(shutdown.clone());
     let target = i64::try_from(count)?;
-    loop {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let (pool, id) = (pool.clone(), mailbox.id.clone());
-        let states = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            Ok(db::emails::count_by_state(&mut *pool.get()?, &id)?)
-        })
-        .await??;
-        let imported = states.iter().find(|(state, _)| state == "imported").map_or(0, |(_, n)| *n);
-        if imported >= target {
-            break;
-        }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "import did not finish: {states:?}");
-    }
+    wait_for_state(&pool, &mailbox.id, "imported", target, started).await?;
     let import_seconds = started.elapsed().as_secs_f64();
     let bytes: u64 =
         std::fs::read_dir(maildir.join("new"))?.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
@@ -219,19 +207,7 @@ async fn bench_import(mut config: Config, count: usize, database_url: Option<Str
         })
         .await??;
     }
-    loop {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let (pool, id) = (pool.clone(), mailbox.id.clone());
-        let states = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            Ok(db::emails::count_by_state(&mut *pool.get()?, &id)?)
-        })
-        .await??;
-        let archived = states.iter().find(|(state, _)| state == "archived").map_or(0, |(_, n)| *n);
-        if archived >= target {
-            break;
-        }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "archive did not finish: {states:?}");
-    }
+    wait_for_state(&pool, &mailbox.id, "archived", target, started).await?;
     let archive_seconds = archive_started.elapsed().as_secs_f64();
     shutdown.cancel();
     task.await?;
@@ -247,6 +223,28 @@ async fn bench_import(mut config: Config, count: usize, database_url: Option<Str
     );
     std::fs::remove_dir_all(&temp).ok();
     Ok(())
+}
+
+/// Waits until `target` emails of the mailbox are in `state` (ten minutes at most since `started`).
+async fn wait_for_state(
+    pool: &db::DbPool,
+    mailbox_id: &str,
+    state: &'static str,
+    target: i64,
+    started: Instant,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (pool, id) = (pool.clone(), mailbox_id.to_owned());
+        let states = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            Ok(db::emails::count_by_state(&mut *pool.get()?, &id)?)
+        })
+        .await??;
+        if states.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n) >= target {
+            return Ok(());
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "not all {state} yet: {states:?}");
+    }
 }
 
 /// A message of one of several kinds (plain, HTML newsletter with list headers, non-English,
