@@ -16,7 +16,14 @@
         .catch(function () {});
     }, every);
   }
+  // "All N emails" also ticks the visible boxes, so what is selected is what is seen.
+  function selectAll(box) {
+    box.addEventListener("change", function () {
+      box.form.querySelectorAll("input[name=ids]").forEach(function (item) { item.checked = box.checked; });
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-refresh][id]").forEach(refresh);
+    document.querySelectorAll("[data-select-all]").forEach(selectAll);
   });
 })();

@@ -13,7 +13,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> NaiveDateTime {
-        Utc::now().naive_utc()
+        // Microseconds, as PostgreSQL stores them: a time read back equals the time written on both
+        // backends (a bulk delete's Undo finds its emails by that time).
+        chrono::SubsecRound::trunc_subsecs(Utc::now().naive_utc(), 6)
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Email {
     pub labels: String,
     /// What could not be read from the message, in plain words; the email is stored anyway.
     pub parse_problems: Option<String>,
+    /// The date lists order by: the message's own date, else when it arrived, else when it was found.
+    pub listed_at: NaiveDateTime,
 }
 
 pub fn insert(conn: &mut DbConn, email: &Email) -> QueryResult<()> {
@@ -56,6 +58,7 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Email>> {
 pub fn count_by_category(conn: &mut DbConn, category_ids: &[String]) -> QueryResult<Vec<(Option<String>, i64)>> {
     emails::table
         .filter(emails::category_id.eq_any(category_ids))
+        .filter(emails::trashed_at.is_null())
         .group_by(emails::category_id)
         .select((emails::category_id, diesel::dsl::count_star()))
         .load(conn)
@@ -84,6 +87,7 @@ pub struct ImportedFields {
     pub labels: String,
     pub parse_problems: Option<String>,
     pub state: String,
+    pub listed_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
 
@@ -121,6 +125,7 @@ pub fn discovered(mailbox_id: &str, provider_message_id: &str, now: NaiveDateTim
         updated_at: now,
         labels: String::new(),
         parse_problems: None,
+        listed_at: now,
     }
 }
 
@@ -426,4 +431,151 @@ pub fn record_resort(
             emails::updated_at.eq(now),
         ))
         .execute(conn)
+}
+
+/// What the category list is narrowed to: one account, and text in the sender, subject or summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub mailbox_id: Option<String>,
+    pub text: Option<String>,
+}
+
+/// A place in a list ordered newest first: the last row's list date and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    pub listed_at: NaiveDateTime,
+    pub id: String,
+}
+
+diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
+diesel::define_sql_function!(fn coalesce(text: diesel::sql_types::Nullable<diesel::sql_types::Text>, otherwise: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+type Backend = <DbConn as diesel::Connection>::Backend;
+
+/// A category's emails (not deleted) matching the filter, as a boxed query the callers narrow further.
+fn in_category<'a>(category_id: &'a str, filter: &'a ListFilter) -> emails::BoxedQuery<'a, Backend> {
+    let mut query =
+        emails::table.filter(emails::category_id.eq(category_id)).filter(emails::trashed_at.is_null()).into_boxed();
+    if let Some(mailbox_id) = &filter.mailbox_id {
+        query = query.filter(emails::mailbox_id.eq(mailbox_id));
+    }
+    if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        query = query.filter(
+            lower(emails::subject)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(coalesce(emails::from_address, "")).like(pattern.clone()).escape('\\'))
+                .or(lower(coalesce(emails::from_name, "")).like(pattern.clone()).escape('\\'))
+                .or(lower(coalesce(emails::summary, "")).like(pattern).escape('\\')),
+        );
+    }
+    query
+}
+
+/// `%` and `_` typed by the person are matched literally.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// One page of a category's emails, newest first, after `after` (keyset paging: as fast on the
+/// thousandth page as on the first, through the `emails_category_list` index).
+pub fn list_in_category(
+    conn: &mut DbConn,
+    category_id: &str,
+    filter: &ListFilter,
+    after: Option<&ListPosition>,
+    limit: i64,
+) -> QueryResult<Vec<Email>> {
+    let mut query = in_category(category_id, filter);
+    if let Some(after) = after {
+        query = query.filter(
+            emails::listed_at
+                .lt(after.listed_at)
+                .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
+        );
+    }
+    query.order((emails::listed_at.desc(), emails::id.desc())).limit(limit).select(Email::as_select()).load(conn)
+}
+
+/// How many of a category's emails match the filter.
+pub fn count_in_category(conn: &mut DbConn, category_id: &str, filter: &ListFilter) -> QueryResult<i64> {
+    in_category(category_id, filter).count().get_result(conn)
+}
+
+/// The ids of every email in a category that matches the filter ("select all"), `limit` at a time
+/// after `after_id`, in id order.
+pub fn ids_in_category(
+    conn: &mut DbConn,
+    category_id: &str,
+    filter: &ListFilter,
+    after_id: &str,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    in_category(category_id, filter)
+        .filter(emails::id.gt(after_id))
+        .order(emails::id.asc())
+        .limit(limit)
+        .select(emails::id)
+        .load(conn)
+}
+
+/// Emails per category that arrived since `since` (the "new" count on the dashboard cards).
+pub fn count_new_by_category(
+    conn: &mut DbConn,
+    category_ids: &[String],
+    since: NaiveDateTime,
+) -> QueryResult<Vec<(Option<String>, i64)>> {
+    emails::table
+        .filter(emails::category_id.eq_any(category_ids))
+        .filter(emails::trashed_at.is_null())
+        .filter(emails::created_at.ge(since))
+        .group_by(emails::category_id)
+        .select((emails::category_id, diesel::dsl::count_star()))
+        .load(conn)
+}
+
+/// A user's emails in *Needs review*.
+pub fn count_needing_review(conn: &mut DbConn, user_id: &str) -> QueryResult<i64> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::state.eq("needs_review"))
+        .filter(emails::trashed_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// Moves every email of a deleted category: to another category, or (with `None`) to *Needs review*.
+pub fn reassign_category(
+    conn: &mut DbConn,
+    from_category_id: &str,
+    to_category_id: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let query = emails::table.filter(emails::category_id.eq(from_category_id));
+    match to_category_id {
+        Some(to) => diesel::update(query).set((emails::category_id.eq(to), emails::updated_at.eq(now))).execute(conn),
+        None => diesel::update(query)
+            .set((
+                emails::category_id.eq(None::<String>),
+                emails::state.eq("needs_review"),
+                emails::sort_source.eq(None::<String>),
+                emails::confidence.eq(None::<f64>),
+                emails::updated_at.eq(now),
+            ))
+            .execute(conn),
+    }
+}
+
+/// The ids of a user's emails deleted at exactly `at` (one bulk delete, for its Undo).
+pub fn ids_trashed_at(conn: &mut DbConn, user_id: &str, at: NaiveDateTime) -> QueryResult<Vec<String>> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::trashed_at.eq(at))
+        .select(emails::id)
+        .load(conn)
 }

@@ -4,6 +4,7 @@
 mod pool;
 
 pub mod ai_usage;
+pub mod api_tokens;
 pub mod categories;
 pub mod emails;
 pub mod jobs;

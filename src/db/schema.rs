@@ -118,6 +118,7 @@ diesel::table! {
         updated_at -> Timestamp,
         labels -> Text,
         parse_problems -> Nullable<Text>,
+        listed_at -> Timestamp,
     }
 }
 
@@ -211,7 +212,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(login_tokens -> users (user_id));
 diesel::joinable!(oauth_states -> users (user_id));
 diesel::joinable!(sorter_models -> users (user_id));
@@ -241,4 +254,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     unsubscribe_attempts,
     jobs,
     leases,
+    api_tokens,
 );

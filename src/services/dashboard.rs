@@ -12,7 +12,31 @@ use crate::error::AppError;
 #[derive(Debug, Clone)]
 pub struct Overview {
     pub mailboxes: Vec<MailboxStatus>,
-    pub categories: Vec<(Category, i64)>,
+    pub categories: Vec<CategoryCount>,
+    pub needs_review: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CategoryCount {
+    pub category: Category,
+    pub total: i64,
+    /// Arrived in the last 24 hours.
+    pub new: i64,
+}
+
+/// Emails of a mailbox still on their way: found but not fetched, fetched but not sorted, sorted
+/// but not yet archived. The sync banner follows these, not only the poll job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pipeline {
+    pub importing: i64,
+    pub sorting: i64,
+    pub archiving: i64,
+}
+
+impl Pipeline {
+    pub fn is_busy(&self) -> bool {
+        self.importing + self.sorting + self.archiving > 0
+    }
 }
 
 /// What a mailbox is doing, in the words the dashboard shows.
@@ -31,13 +55,32 @@ pub struct MailboxStatus {
     pub mailbox: Mailbox,
     pub activity: Activity,
     pub imported_today: i64,
+    pub pipeline: Pipeline,
 }
 
 pub fn overview(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<Overview, AppError> {
     let start_of_day = now.date().and_hms_opt(0, 0, 0).unwrap_or(now);
     let mut mailboxes = Vec::new();
     for mailbox in db::mailboxes::list_for_user(conn, user_id)? {
-        let is_syncing = db::jobs::is_pending_with_key(conn, &crate::jobs::SyncMailbox::unique_key(&mailbox.id))?;
+        let mut pipeline = Pipeline::default();
+        for (state, count) in db::emails::count_by_state(conn, &mailbox.id)? {
+            match state.as_str() {
+                "discovered" => pipeline.importing += count,
+                "imported" => pipeline.sorting += count,
+                "sorted" => pipeline.archiving += count,
+                _ => {}
+            }
+        }
+        // Imported mail waits for categories when there are none, and sorted mail waits for the
+        // archive delay on purpose: neither makes the mailbox busy; a pending sort or sync does.
+        let is_sorting = pipeline.sorting > 0
+            && db::jobs::is_pending_with_key(conn, &crate::jobs::SortEmails::unique_key(&mailbox.id))?;
+        if !is_sorting {
+            pipeline.sorting = 0;
+        }
+        let is_syncing = pipeline.importing > 0
+            || is_sorting
+            || db::jobs::is_pending_with_key(conn, &crate::jobs::SyncMailbox::unique_key(&mailbox.id))?;
         let activity = match (mailbox.status.as_str(), mailbox.rate_limited_until) {
             ("needs_reconnect", _) => Activity::NeedsReconnect,
             ("disconnected", _) => Activity::Disconnected,
@@ -47,17 +90,21 @@ pub fn overview(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<
             _ => Activity::Idle,
         };
         let imported_today = db::emails::count_discovered_since(conn, &mailbox.id, start_of_day)?;
-        mailboxes.push(MailboxStatus { mailbox, activity, imported_today });
+        mailboxes.push(MailboxStatus { mailbox, activity, imported_today, pipeline });
     }
     let categories = db::categories::list_for_user(conn, user_id)?;
     let ids: Vec<String> = categories.iter().map(|c| c.id.clone()).collect();
-    let counts: HashMap<Option<String>, i64> = db::emails::count_by_category(conn, &ids)?.into_iter().collect();
+    let totals: HashMap<Option<String>, i64> = db::emails::count_by_category(conn, &ids)?.into_iter().collect();
+    let new: HashMap<Option<String>, i64> =
+        db::emails::count_new_by_category(conn, &ids, now - chrono::Duration::hours(24))?.into_iter().collect();
     let categories = categories
         .into_iter()
-        .map(|c| {
-            let count = counts.get(&Some(c.id.clone())).copied().unwrap_or(0);
-            (c, count)
+        .map(|category| {
+            let key = Some(category.id.clone());
+            let (total, new) = (totals.get(&key).copied().unwrap_or(0), new.get(&key).copied().unwrap_or(0));
+            CategoryCount { category, total, new }
         })
         .collect();
-    Ok(Overview { mailboxes, categories })
+    let needs_review = db::emails::count_needing_review(conn, user_id)?;
+    Ok(Overview { mailboxes, categories, needs_review })
 }

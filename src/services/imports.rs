@@ -98,7 +98,18 @@ fn imported_fields(parsed: ParsedEmail, message: &FetchedMessage, now: NaiveDate
         parse_problems: (!parsed.problems.is_empty()).then(|| storable(parsed.problems.join("; "))),
         // Sorting is the next step; until a sorter runs, the email waits here, unsorted.
         state: "imported".into(),
+        listed_at: listed_at(parsed.sent_at, message.received_at, now),
         updated_at: now,
+    }
+}
+
+/// The date an email is listed by: its own Date header, unless that claims a time more than a day
+/// after it arrived (a forged future date would pin spam to the top of every list).
+fn listed_at(sent_at: Option<NaiveDateTime>, received_at: Option<NaiveDateTime>, now: NaiveDateTime) -> NaiveDateTime {
+    let arrived = received_at.unwrap_or(now);
+    match sent_at {
+        Some(sent) if sent <= arrived + chrono::Duration::days(1) => sent,
+        _ => arrived,
     }
 }
 

@@ -2,7 +2,10 @@
 //! connection, owns its transaction, checks ownership, and returns `AppError`.
 
 pub mod auth;
+pub mod bulk;
+pub mod categories;
 pub mod dashboard;
+pub mod emails;
 pub mod gmail_tokens;
 pub mod google_auth;
 pub mod imports;

@@ -92,6 +92,48 @@ pub fn assign(
     })
 }
 
+/// Confirms the categories the user's emails among `email_ids` already have ("mark reviewed"): each
+/// becomes the person's decision, and the local sorter and sender memory learn it; returns how many.
+pub fn confirm(
+    conn: &mut DbConn,
+    user_id: &str,
+    email_ids: &[String],
+    sender_memory_threshold: i64,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    db::transaction(conn, |conn| {
+        let categories: Vec<CategorySeed> = db::categories::list_for_user(conn, user_id)?
+            .into_iter()
+            .map(|c| CategorySeed { id: c.id, name: c.name, description: c.description })
+            .collect();
+        let mut model = load_model(conn, user_id, &categories)?;
+        let emails: Vec<Email> = db::emails::list_owned(conn, user_id, email_ids)?
+            .into_iter()
+            .filter(|e| e.trashed_at.is_none() && e.sort_source.as_deref() != Some(Source::User.as_str()))
+            .collect();
+        let mut confirmed = 0;
+        for email in &emails {
+            let Some(category_id) = email.category_id.as_deref() else { continue };
+            let text = email_text(email);
+            model.learn(&text, category_id);
+            if let Some(key) = sender_key(&text) {
+                db::sender_memory::remember_user_choice(
+                    conn,
+                    user_id,
+                    &key,
+                    category_id,
+                    sender_memory_threshold,
+                    now,
+                )?;
+            }
+            db::emails::record_user_decision(conn, &email.id, &email.state, category_id, now)?;
+            confirmed += 1;
+        }
+        save_model(conn, user_id, &model, now)?;
+        Ok(confirmed)
+    })
+}
+
 /// Starts a server-side re-sort of the user's mail of the last `days` days (one at a time).
 pub fn start_resort(conn: &mut DbConn, user_id: &str, days: i64, now: NaiveDateTime) -> Result<(), AppError> {
     if !(1..=365).contains(&days) {

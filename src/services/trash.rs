@@ -33,6 +33,21 @@ pub fn restore(conn: &mut DbConn, user_id: &str, ids: &[String], now: NaiveDateT
     })
 }
 
+/// Undoes one bulk delete, named by the time it was made; returns how many came back.
+pub fn restore_batch(
+    conn: &mut DbConn,
+    user_id: &str,
+    deleted_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let ids = db::emails::ids_trashed_at(conn, user_id, deleted_at)?;
+    let mut restored = 0;
+    for chunk in ids.chunks(crate::services::emails::ACTION_CHUNK) {
+        restored += restore(conn, user_id, chunk, now)?;
+    }
+    Ok(restored)
+}
+
 /// The user's deletes that can still be undone.
 pub fn list_undoable(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<Vec<Email>, AppError> {
     Ok(db::emails::list_trashed(conn, user_id, now - UNDO_WINDOW, 500)?)

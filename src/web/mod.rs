@@ -5,6 +5,7 @@ pub mod assets;
 pub mod csrf;
 pub mod error_page;
 pub mod extract;
+pub mod form;
 pub mod headers;
 pub mod layout;
 pub mod metrics;

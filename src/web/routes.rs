@@ -2,7 +2,9 @@
 
 use actix_web::web;
 
-use super::pages::{admin_jobs, ai, auth, google, health, home, mailboxes, review, trash, try_category};
+use super::pages::{
+    admin_jobs, ai, auth, categories, emails, google, health, home, mailboxes, review, trash, try_category,
+};
 use super::{assets, metrics};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,6 +26,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/settings/ai", web::post().to(ai::save))
         .route("/settings/ai/resort", web::post().to(ai::resort))
         .route("/categories/try", web::get().to(try_category::show))
+        .route("/categories/new", web::get().to(categories::new_form))
+        .route("/categories", web::post().to(categories::save))
+        .route("/categories/{id}", web::get().to(categories::show))
+        .route("/categories/{id}", web::post().to(categories::save))
+        .route("/categories/{id}/edit", web::get().to(categories::edit_form))
+        .route("/categories/{id}/delete", web::post().to(categories::delete))
+        .route("/emails/bulk", web::post().to(emails::bulk))
+        .route("/emails/{id}", web::get().to(emails::show))
+        .route("/emails/{id}/content", web::get().to(emails::content))
         .route("/review", web::get().to(review::show))
         .route("/emails/assign", web::post().to(review::assign))
         .route("/trash", web::get().to(trash::show))

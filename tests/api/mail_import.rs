@@ -238,11 +238,13 @@ async fn the_dashboard_shows_each_mailbox_with_what_it_is_doing_and_todays_mail(
         &SyncMailbox { mailbox_id: mailbox.id.clone() },
         EnqueueOptions { unique_key: Some(SyncMailbox::unique_key(&mailbox.id)), ..Default::default() },
     );
-    assert!(dashboard().await.contains(">syncing<"));
+    let page = dashboard().await;
+    assert!(page.contains(">syncing<") && page.contains("Mail is on its way: checking for new mail"), "{page}");
 
     app.run_pending_jobs().await;
     let page = dashboard().await;
     assert!(page.contains(">idle<") && page.contains("3 new today"), "{page}");
+    assert!(!page.contains("Mail is on its way"), "no banner once the work is done");
 
     db::mailboxes::record_error(&mut app.conn(), &mailbox.id, "access to the mailbox was revoked", app.now())
         .expect("error");

@@ -17,6 +17,7 @@ mod jobs_queue;
 mod jobs_shutdown;
 mod mail_import;
 mod mime_corpus;
+mod pages;
 mod schema;
 mod sessions;
 mod sorting;

@@ -103,7 +103,8 @@ async fn the_database_matches_schema_rs() {
         emails,
         unsubscribe_attempts,
         jobs,
-        leases
+        leases,
+        api_tokens
     );
     assert_eq!(actual.keys().collect::<Vec<_>>(), declared.keys().collect::<Vec<_>>(), "the same tables");
     for (table, names) in declared {
@@ -230,6 +231,17 @@ async fn every_table_round_trips() {
     let total = db::ai_usage::find(conn, &user.id, "2026-11-25").expect("find").expect("row");
     assert_eq!((total.calls, total.prompt_tokens, total.cost_microdollars), (4, 1800, 366));
 
+    let api_token = db::api_tokens::ApiToken {
+        id: db::new_id(),
+        user_id: user.id.clone(),
+        name: "laptop script".into(),
+        token_hash: "token-hash".into(),
+        created_at: at(2),
+        last_used_at: Some(at(3)),
+    };
+    db::api_tokens::insert(conn, &api_token).expect("insert api token");
+    assert_eq!(db::api_tokens::find_by_hash(conn, "token-hash").expect("find"), Some(api_token));
+
     let mailbox = db::mailboxes::Mailbox {
         id: db::new_id(),
         user_id: user.id.clone(),
@@ -306,6 +318,7 @@ async fn every_table_round_trips() {
         updated_at: at(20),
         labels: "INBOX CATEGORY_PROMOTIONS".into(),
         parse_problems: Some("the Date header is not a date".into()),
+        listed_at: at(14),
     };
     db::emails::insert(conn, &email).expect("insert email");
     assert_eq!(db::emails::find(conn, &email.id).expect("find"), Some(email.clone()));

@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use crate::error::AppError;
-use crate::services::dashboard::{self, Activity};
+use crate::services::dashboard::{self, Activity, Pipeline};
 use crate::state::AppState;
 use crate::web::extract::MaybeUser;
 use crate::web::layout::Layout;
@@ -42,9 +42,11 @@ fn describe(activity: &Activity) -> String {
 }
 
 pub struct CategoryCard {
+    pub id: String,
     pub name: String,
     pub description: String,
     pub email_count: i64,
+    pub new_count: i64,
 }
 
 #[derive(Template, WebTemplate)]
@@ -55,6 +57,9 @@ pub struct Dashboard {
     is_google_enabled: bool,
     mailboxes: Vec<MailboxCard>,
     categories: Vec<CategoryCard>,
+    needs_review: i64,
+    /// "Importing 12 · sorting 3 · archiving 40", while mail is on its way.
+    progress: Option<String>,
 }
 
 pub async fn show(state: web::Data<AppState>, user: MaybeUser) -> Result<Either<Landing, Dashboard>, AppError> {
@@ -66,6 +71,17 @@ pub async fn show(state: web::Data<AppState>, user: MaybeUser) -> Result<Either<
     let now = state.now();
     let overview = state.db(move |conn| dashboard::overview(conn, &user_id, now)).await?;
     let is_admin = signed_in.user.is_admin || state.config.is_admin_email(&signed_in.user.email);
+    let total = overview.mailboxes.iter().fold(Pipeline::default(), |sum, m| Pipeline {
+        importing: sum.importing + m.pipeline.importing,
+        sorting: sum.sorting + m.pipeline.sorting,
+        archiving: sum.archiving + m.pipeline.archiving,
+    });
+    let is_checking = overview.mailboxes.iter().any(|m| m.activity == Activity::Syncing);
+    let progress = if total.is_busy() {
+        Some(format!("importing {} · sorting {} · archiving {}", total.importing, total.sorting, total.archiving))
+    } else {
+        is_checking.then(|| "checking for new mail".to_owned())
+    };
     let page = Dashboard {
         layout: Layout::signed_in(&signed_in, is_admin),
         name: signed_in.user.name.clone(),
@@ -92,8 +108,16 @@ pub async fn show(state: web::Data<AppState>, user: MaybeUser) -> Result<Either<
         categories: overview
             .categories
             .into_iter()
-            .map(|(c, email_count)| CategoryCard { name: c.name, description: c.description, email_count })
+            .map(|c| CategoryCard {
+                id: c.category.id,
+                name: c.category.name,
+                description: c.category.description,
+                email_count: c.total,
+                new_count: c.new,
+            })
             .collect(),
+        needs_review: overview.needs_review,
+        progress,
     };
     Ok(Either::Right(page))
 }

@@ -3,6 +3,8 @@
 pub mod admin_jobs;
 pub mod ai;
 pub mod auth;
+pub mod categories;
+pub mod emails;
 pub mod google;
 pub mod health;
 pub mod home;

@@ -5,13 +5,13 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::services::sorting;
 use crate::state::AppState;
 use crate::web::csrf;
 use crate::web::extract::CurrentUser;
+use crate::web::form::FormPairs;
 use crate::web::layout::Layout;
 
 pub struct ReviewRow {
@@ -32,21 +32,6 @@ pub struct ReviewPage {
     layout: Layout,
     rows: Vec<ReviewRow>,
     categories: Vec<CategoryOption>,
-}
-
-/// `ids` repeated, plus the category and the CSRF token.
-#[derive(Deserialize)]
-#[serde(transparent)]
-pub struct AssignForm(Vec<(String, String)>);
-
-impl AssignForm {
-    fn value(&self, key: &str) -> &str {
-        self.0.iter().find(|(k, _)| k == key).map_or("", |(_, v)| v.as_str())
-    }
-
-    fn ids(&self) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == "ids").map(|(_, v)| v.clone()).collect()
-    }
 }
 
 pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<ReviewPage, AppError> {
@@ -74,16 +59,15 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<Revie
 pub async fn assign(
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<AssignForm>,
+    form: web::Form<FormPairs>,
 ) -> Result<HttpResponse, AppError> {
-    csrf::verify(&user.0.session, form.value("csrf"))?;
-    let (user_id, ids, category_id) = (user.0.user.id.clone(), form.ids(), form.value("category_id").to_owned());
+    csrf::verify(&user.0.session, form.csrf())?;
+    let (user_id, ids, category_id) =
+        (user.0.user.id.clone(), form.values("ids"), form.value("category_id").to_owned());
     if ids.is_empty() {
         return Err(AppError::invalid("ids", "select at least one email"));
     }
     let (threshold, now) = (state.config.sorting.sender_memory_threshold, state.now());
     state.db(move |conn| sorting::assign(conn, &user_id, &ids, &category_id, threshold, now)).await?;
-    let back = form.value("back");
-    let back = if back.starts_with('/') && !back.starts_with("//") { back.to_owned() } else { "/review".to_owned() };
-    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, back)).finish())
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back_or("/review"))).finish())
 }

@@ -5,13 +5,13 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::services::trash;
 use crate::state::AppState;
 use crate::web::csrf;
 use crate::web::extract::CurrentUser;
+use crate::web::form::FormPairs;
 use crate::web::layout::Layout;
 
 pub struct TrashedRow {
@@ -26,32 +26,6 @@ pub struct TrashedRow {
 pub struct TrashPage {
     layout: Layout,
     rows: Vec<TrashedRow>,
-}
-
-/// A form with one or more `ids` fields; `serde_html_form` is not a dependency, so the body is read
-/// as pairs.
-#[derive(Deserialize)]
-#[serde(transparent)]
-pub struct IdsForm(Vec<(String, String)>);
-
-impl IdsForm {
-    fn csrf(&self) -> &str {
-        self.0.iter().find(|(k, _)| k == "csrf").map_or("", |(_, v)| v.as_str())
-    }
-
-    fn ids(&self) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == "ids").map(|(_, v)| v.clone()).collect()
-    }
-
-    fn back(&self) -> String {
-        // Only our own paths: never an open redirect.
-        self.0
-            .iter()
-            .find(|(k, _)| k == "back")
-            .map(|(_, v)| v.clone())
-            .filter(|v| v.starts_with('/') && !v.starts_with("//"))
-            .unwrap_or_else(|| "/trash".into())
-    }
 }
 
 pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<TrashPage, AppError> {
@@ -73,21 +47,37 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<Trash
 pub async fn delete(
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<IdsForm>,
+    form: web::Form<FormPairs>,
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&user.0.session, form.csrf())?;
-    let (user_id, ids, now) = (user.0.user.id.clone(), form.ids(), state.now());
+    let (user_id, ids, now) = (user.0.user.id.clone(), form.values("ids"), state.now());
     state.db(move |conn| trash::trash(conn, &user_id, &ids, now)).await?;
-    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back())).finish())
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back_or("/trash"))).finish())
 }
 
 pub async fn restore(
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<IdsForm>,
+    form: web::Form<FormPairs>,
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&user.0.session, form.csrf())?;
-    let (user_id, ids, now) = (user.0.user.id.clone(), form.ids(), state.now());
-    state.db(move |conn| trash::restore(conn, &user_id, &ids, now)).await?;
-    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back())).finish())
+    let (user_id, ids, now) = (user.0.user.id.clone(), form.values("ids"), state.now());
+    let batch = match form.value("deleted_at") {
+        "" => None,
+        micros => Some(
+            micros
+                .parse::<i64>()
+                .ok()
+                .and_then(chrono::DateTime::from_timestamp_micros)
+                .ok_or_else(|| AppError::invalid("deleted_at", "this undo link is not valid"))?
+                .naive_utc(),
+        ),
+    };
+    state
+        .db(move |conn| match batch {
+            Some(at) => trash::restore_batch(conn, &user_id, at, now),
+            None => trash::restore(conn, &user_id, &ids, now),
+        })
+        .await?;
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back_or("/trash"))).finish())
 }

@@ -153,7 +153,26 @@ impl TestApp {
 
     /// Signs the client in as a new ordinary user with this address.
     pub async fn sign_in_as(&self, email: &str) {
-        let token = {
+        let (_, token) = self.new_user(email);
+        self.sign_in_with_token(&token).await;
+    }
+
+    /// A second browser, signed in as a new ordinary user with this address; and that user's id.
+    pub async fn other_browser(&self, email: &str) -> (reqwest::Client, String) {
+        let (user_id, token) = self.new_user(email);
+        let client = crate::support::http_client()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client.post(self.url("/auth/local")).form(&[("token", token)]).send().await.expect("sign in");
+        assert_eq!(response.status(), 303, "signing in redirects home");
+        (client, user_id)
+    }
+
+    /// A new ordinary user and a one-time sign-in token for them.
+    fn new_user(&self, email: &str) -> (String, String) {
+        {
             let mut conn = self.conn();
             let now = self.now();
             let user = db::users::User {
@@ -167,9 +186,10 @@ impl TestApp {
                 google_subject: None,
             };
             db::users::insert(&mut conn, &user).expect("user");
-            auth::create_login_token(&mut conn, &user.id, std::time::Duration::from_secs(60), now).expect("token")
-        };
-        self.sign_in_with_token(&token).await;
+            let token =
+                auth::create_login_token(&mut conn, &user.id, std::time::Duration::from_secs(60), now).expect("token");
+            (user.id, token)
+        }
     }
 
     pub async fn sign_in_with_token(&self, token: &str) -> reqwest::Response {

@@ -1,0 +1,156 @@
+//! Reading a user's mail: a category's emails page by page, one email with its details, and the
+//! "select all" of a bulk action resolved to ids on the server. Every read checks ownership.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as CURSOR;
+use chrono::NaiveDateTime;
+
+use crate::db::categories::Category;
+use crate::db::emails::{Email, ListFilter, ListPosition};
+use crate::db::mailboxes::Mailbox;
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+use crate::services::categories;
+
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 200;
+/// A bulk action touches at most this many emails per transaction.
+pub const ACTION_CHUNK: usize = 500;
+
+/// One page of a category's emails.
+#[derive(Debug, Clone)]
+pub struct EmailPage {
+    pub category: Category,
+    pub emails: Vec<Email>,
+    /// The account address of each email's mailbox.
+    pub accounts: HashMap<String, String>,
+    /// The cursor of the next page, when there is one.
+    pub next_cursor: Option<String>,
+    /// How many emails match the filter in the whole category.
+    pub total: i64,
+}
+
+/// The emails of the user's category `category_id` matching `filter`, newest first, after `cursor`.
+pub fn list_category(
+    conn: &mut DbConn,
+    user_id: &str,
+    category_id: &str,
+    filter: &ListFilter,
+    cursor: Option<&str>,
+    page_size: i64,
+) -> Result<EmailPage, AppError> {
+    let category = categories::find_owned(conn, user_id, category_id)?;
+    let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+    let mailboxes = db::mailboxes::list_for_user(conn, user_id)?;
+    if let Some(mailbox_id) = &filter.mailbox_id
+        && !mailboxes.iter().any(|m| &m.id == mailbox_id)
+    {
+        return Err(AppError::NotFound);
+    }
+    let size = page_size.clamp(1, MAX_PAGE_SIZE);
+    let mut emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1)?;
+    let next_cursor = if emails.len() > usize::try_from(size).unwrap_or(usize::MAX) {
+        emails.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        emails.last().map(|e| encode_cursor(&ListPosition { listed_at: e.listed_at, id: e.id.clone() }))
+    } else {
+        None
+    };
+    let total = db::emails::count_in_category(conn, category_id, filter)?;
+    Ok(EmailPage { category, emails, accounts: account_names(&mailboxes), next_cursor, total })
+}
+
+/// The user's email `id` (also a deleted one, for undo), with its mailbox; `NotFound` otherwise.
+pub fn find_owned(conn: &mut DbConn, user_id: &str, id: &str) -> Result<(Email, Mailbox), AppError> {
+    let email = db::emails::find(conn, id)?.ok_or(AppError::NotFound)?;
+    let mailbox = db::mailboxes::find(conn, &email.mailbox_id)?.filter(|m| m.user_id == user_id);
+    mailbox.map(|mailbox| (email, mailbox)).ok_or(AppError::NotFound)
+}
+
+/// Which emails a bulk action is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// The emails the person ticked.
+    Ids(Vec<String>),
+    /// Every email in the category that matches the filter, not only the visible page.
+    AllInCategory { category_id: String, filter: ListFilter },
+}
+
+/// The ids a selection stands for, the user's own only (others are silently not there).
+pub fn resolve(conn: &mut DbConn, user_id: &str, selection: &Selection) -> Result<Vec<String>, AppError> {
+    match selection {
+        Selection::Ids(ids) => {
+            let mut ids = ids.clone();
+            ids.sort();
+            ids.dedup();
+            let mut owned = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(ACTION_CHUNK) {
+                owned.extend(db::emails::list_owned(conn, user_id, chunk)?.into_iter().map(|e| e.id));
+            }
+            Ok(owned)
+        }
+        Selection::AllInCategory { category_id, filter } => {
+            categories::find_owned(conn, user_id, category_id)?;
+            let mut ids = Vec::new();
+            let mut after = String::new();
+            loop {
+                let page = db::emails::ids_in_category(conn, category_id, filter, &after, 5_000)?;
+                let Some(last) = page.last() else { return Ok(ids) };
+                after = last.clone();
+                ids.extend(page);
+            }
+        }
+    }
+}
+
+/// The name an email shows for its sender.
+pub fn sender(email: &Email) -> String {
+    email
+        .from_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| email.from_address.clone())
+        .unwrap_or_else(|| "(unknown sender)".into())
+}
+
+pub fn subject(email: &Email) -> String {
+    if email.subject.trim().is_empty() { "(no subject)".into() } else { email.subject.clone() }
+}
+
+fn account_names(mailboxes: &[Mailbox]) -> HashMap<String, String> {
+    mailboxes.iter().map(|m| (m.id.clone(), m.address.clone())).collect()
+}
+
+pub fn encode_cursor(position: &ListPosition) -> String {
+    let micros = position.listed_at.and_utc().timestamp_micros();
+    CURSOR.encode(format!("{micros}:{}", position.id))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<ListPosition, AppError> {
+    let invalid = || AppError::invalid("cursor", "this page link is not valid any more; start from the first page");
+    let bytes = CURSOR.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
+    let micros: i64 = micros.parse().map_err(|_| invalid())?;
+    let listed_at: NaiveDateTime = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?.naive_utc();
+    if id.is_empty() || id.len() > 64 {
+        return Err(invalid());
+    }
+    Ok(ListPosition { listed_at, id: id.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let at = chrono::DateTime::from_timestamp(1_764_000_000, 123_456_000).expect("time").naive_utc();
+        let position = ListPosition { listed_at: at, id: "0192-abc".into() };
+        assert_eq!(decode_cursor(&encode_cursor(&position)).ok(), Some(position));
+        for garbage in ["", "!!", "bm90LWEtY3Vyc29y", &CURSOR.encode("12:"), &CURSOR.encode("x:id")] {
+            assert!(decode_cursor(garbage).is_err(), "{garbage}");
+        }
+    }
+}

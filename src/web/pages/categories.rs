@@ -1,0 +1,291 @@
+//! A category: its emails page by page with filters and bulk actions, and the forms that create,
+//! edit and delete categories.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use crate::db::emails::ListFilter;
+use crate::error::AppError;
+use crate::services::categories::{self, CategoryInput, EmailsGoTo};
+use crate::services::emails::{self, DEFAULT_PAGE_SIZE};
+use crate::services::sorting::describe_source;
+use crate::state::AppState;
+use crate::web::csrf;
+use crate::web::extract::CurrentUser;
+use crate::web::form::FormPairs;
+use crate::web::layout::Layout;
+
+pub struct Choice {
+    pub id: String,
+    pub name: String,
+    pub is_selected: bool,
+}
+
+pub struct EmailRow {
+    pub id: String,
+    pub from: String,
+    pub subject: String,
+    pub summary: String,
+    pub date: String,
+    pub account: String,
+    pub source: &'static str,
+    pub confidence: String,
+    pub badges: Vec<(&'static str, bool)>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/categories/show.html")]
+pub struct CategoryPage {
+    layout: Layout,
+    id: String,
+    name: String,
+    description: String,
+    rows: Vec<EmailRow>,
+    total: i64,
+    accounts: Vec<Choice>,
+    moves: Vec<Choice>,
+    query: String,
+    account: String,
+    next_url: Option<String>,
+    is_first_page: bool,
+    back: String,
+    notice: Option<Notice>,
+}
+
+/// What the last bulk action did, shown above the list (with Undo after a delete).
+pub struct Notice {
+    pub text: String,
+    pub undo_deleted_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    after: String,
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    count: String,
+    #[serde(default)]
+    at: String,
+}
+
+impl ListQuery {
+    fn filter(&self) -> ListFilter {
+        ListFilter {
+            mailbox_id: Some(self.account.trim().to_owned()).filter(|a| !a.is_empty()),
+            text: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
+        }
+    }
+
+    fn notice(&self) -> Option<Notice> {
+        let count: usize = self.count.parse().ok()?;
+        let emails = if count == 1 { "1 email".to_owned() } else { format!("{count} emails") };
+        let (text, undo) = match self.done.as_str() {
+            "deleted" => (format!("{emails} moved to Trash."), Some(self.at.clone()).filter(|a| !a.is_empty())),
+            "moved" => (format!("{emails} moved."), None),
+            "reviewed" => (format!("{emails} marked reviewed; the sorter learned from them."), None),
+            "unsubscribe" => (format!("Unsubscribing from {count} sender(s); the status follows below."), None),
+            _ => return None,
+        };
+        Some(Notice { text, undo_deleted_at: undo })
+    }
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<CategoryPage, AppError> {
+    let (user_id, category_id, filter) = (user.0.user.id.clone(), path.into_inner(), query.filter());
+    let after = query.after.clone();
+    let (page, all_categories, mailboxes) = state
+        .db(move |conn| {
+            let page = emails::list_category(conn, &user_id, &category_id, &filter, Some(&after), DEFAULT_PAGE_SIZE)?;
+            Ok((
+                page,
+                crate::db::categories::list_for_user(conn, &user_id)?,
+                crate::db::mailboxes::list_for_user(conn, &user_id)?,
+            ))
+        })
+        .await?;
+    let base = format!("/categories/{}?q={}&account={}", page.category.id, encode(&query.q), encode(&query.account));
+    let rows = page
+        .emails
+        .iter()
+        .map(|e| EmailRow {
+            id: e.id.clone(),
+            from: emails::sender(e),
+            subject: emails::subject(e),
+            summary: e.summary.clone().unwrap_or_default(),
+            date: e.listed_at.format("%Y-%m-%d %H:%M").to_string(),
+            account: page.accounts.get(&e.mailbox_id).cloned().unwrap_or_default(),
+            source: describe_source(e.sort_source.as_deref()),
+            confidence: e.confidence.map(|c| format!("{:.0}%", c * 100.0)).unwrap_or_default(),
+            badges: vec![
+                ("arrived after unsubscribe", e.is_after_unsubscribe),
+                ("still in inbox", e.archived_at.is_none()),
+            ],
+        })
+        .collect();
+    Ok(CategoryPage {
+        layout: Layout::signed_in(&user.0, user.is_admin(&state)),
+        rows,
+        total: page.total,
+        accounts: mailboxes
+            .into_iter()
+            .map(|m| Choice { is_selected: m.id == query.account, id: m.id, name: m.address })
+            .collect(),
+        moves: all_categories
+            .into_iter()
+            .filter(|c| c.id != page.category.id)
+            .map(|c| Choice { id: c.id, name: c.name, is_selected: false })
+            .collect(),
+        next_url: page.next_cursor.map(|c| format!("{base}&after={c}")),
+        is_first_page: query.after.is_empty(),
+        back: base,
+        query: query.q.clone(),
+        account: query.account.clone(),
+        notice: query.notice(),
+        id: page.category.id,
+        name: page.category.name,
+        description: page.category.description,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/categories/form.html")]
+pub struct CategoryForm {
+    layout: Layout,
+    /// `None` for a new category.
+    id: Option<String>,
+    name: String,
+    description: String,
+    errors: Vec<(&'static str, String)>,
+    /// Where a deleted category's emails may go.
+    others: Vec<Choice>,
+    email_count: i64,
+}
+
+impl CategoryForm {
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+    }
+}
+
+pub async fn new_form(state: web::Data<AppState>, user: CurrentUser) -> CategoryForm {
+    CategoryForm {
+        layout: Layout::signed_in(&user.0, user.is_admin(&state)),
+        id: None,
+        name: String::new(),
+        description: String::new(),
+        errors: Vec::new(),
+        others: Vec::new(),
+        email_count: 0,
+    }
+}
+
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<CategoryForm, AppError> {
+    let (user_id, id) = (user.0.user.id.clone(), path.into_inner());
+    let (category, others, email_count) = state
+        .db(move |conn| {
+            let category = categories::find_owned(conn, &user_id, &id)?;
+            let others = crate::db::categories::list_for_user(conn, &user_id)?;
+            let count = crate::db::emails::count_in_category(conn, &id, &ListFilter::default())?;
+            Ok((category, others, count))
+        })
+        .await?;
+    Ok(CategoryForm {
+        layout: Layout::signed_in(&user.0, user.is_admin(&state)),
+        others: others
+            .into_iter()
+            .filter(|c| c.id != category.id)
+            .map(|c| Choice { id: c.id, name: c.name, is_selected: false })
+            .collect(),
+        id: Some(category.id),
+        name: category.name,
+        description: category.description,
+        errors: Vec::new(),
+        email_count,
+    })
+}
+
+/// `POST /categories` (new) and `POST /categories/{id}` (edit).
+pub async fn save(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: Option<web::Path<String>>,
+    form: web::Form<FormPairs>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&user.0.session, form.csrf())?;
+    let input =
+        CategoryInput { name: form.value("name").to_owned(), description: form.value("description").to_owned() };
+    let (user_id, now, id) = (user.0.user.id.clone(), state.now(), path.map(web::Path::into_inner));
+    let saved = {
+        let (input, id) = (input.clone(), id.clone());
+        state
+            .db(move |conn| match id {
+                Some(id) => categories::update(conn, &user_id, &id, &input, now),
+                None => categories::create(conn, &user_id, &input, now),
+            })
+            .await
+    };
+    match saved {
+        Ok(category) => Ok(see_other(&format!("/categories/{}", category.id))),
+        Err(AppError::Invalid(problems)) => {
+            let page = CategoryForm {
+                layout: Layout::signed_in(&user.0, user.is_admin(&state)),
+                id,
+                name: input.name,
+                description: input.description,
+                errors: problems.into_iter().map(|p| (p.field, p.message)).collect(),
+                others: Vec::new(),
+                email_count: 0,
+            };
+            let body = page.render().map_err(AppError::internal)?;
+            Ok(HttpResponse::build(StatusCode::UNPROCESSABLE_ENTITY)
+                .content_type("text/html; charset=utf-8")
+                .body(body))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `POST /categories/{id}/delete`: `emails` is `review` or the id of the category they move to.
+pub async fn delete(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<FormPairs>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&user.0.session, form.csrf())?;
+    let go_to = match form.value("emails") {
+        "review" => EmailsGoTo::NeedsReview,
+        "" => return Err(AppError::invalid("emails", "choose where this category's emails go")),
+        id => EmailsGoTo::Category(id.to_owned()),
+    };
+    let (user_id, now, id) = (user.0.user.id.clone(), state.now(), path.into_inner());
+    state.db(move |conn| categories::delete(conn, &user_id, &id, &go_to, now)).await?;
+    Ok(see_other("/"))
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_owned())).finish()
+}
+
+/// Percent-encodes a query value.
+pub fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

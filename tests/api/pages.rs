@@ -1,0 +1,327 @@
+//! The pages people use every day: a category's emails (newest first, paged, filtered), bulk
+//! actions on a selection or on everything, an email in its locked-down frame, and the category
+//! forms; a second user reaches none of the first one's data.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+use emailgator::db::{self, emails::Email};
+
+use crate::support::TestApp;
+
+/// The owner signed in, with the demo mailbox imported and sorted; returns the owner's user id.
+async fn app_with_demo() -> (TestApp, String, String) {
+    let app = TestApp::spawn().await;
+    app.sign_in_as_owner().await;
+    let csrf = app.csrf_token().await;
+    assert_eq!(app.post_form("/demo", &[("csrf", &csrf)]).await.status(), 303);
+    app.run_pending_jobs().await;
+    let mailbox = db::mailboxes::list_active(&mut app.conn()).expect("mailboxes").remove(0);
+    (app, mailbox.user_id, mailbox.id)
+}
+
+/// `n` sorted emails in a category, one minute apart, the newest first in the returned ids.
+fn seed(app: &TestApp, mailbox_id: &str, category_id: &str, n: usize, subject: &str) -> Vec<String> {
+    let start = app.now() - Duration::days(2);
+    let mut ids = Vec::new();
+    for i in 0..n {
+        // Every tenth shares its minute with the one before, to prove ties are paged by id.
+        let minute = i64::try_from(i - usize::from(i % 10 == 9)).expect("minute");
+        let at: NaiveDateTime = start + Duration::minutes(minute);
+        let email = Email {
+            subject: format!("{subject} {i}"),
+            from_address: Some(format!("sender{i}@shop.example")),
+            summary: Some(format!("Summary of {subject} {i}.")),
+            state: "archived".into(),
+            category_id: Some(category_id.to_owned()),
+            sort_source: Some("local".into()),
+            confidence: Some(0.8),
+            sent_at: Some(at),
+            listed_at: at,
+            archived_at: Some(at),
+            ..db::emails::discovered(mailbox_id, &format!("seed-{subject}-{i}"), at)
+        };
+        db::emails::insert(&mut app.conn(), &email).expect("insert");
+        ids.push((at, email.id));
+    }
+    ids.sort_by(|a, b| b.cmp(a));
+    ids.into_iter().map(|(_, id)| id).collect()
+}
+
+fn email_ids_in_order(page: &str) -> Vec<String> {
+    page.split("<a href=\"/emails/").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect()
+}
+
+fn next_link(page: &str) -> Option<String> {
+    let at = page.find("rel=\"next\"")?;
+    let start = page[..at].rfind("href=\"")? + "href=\"".len();
+    Some(page[start..].split('"').next()?.replace("&#38;", "&").replace("&amp;", "&"))
+}
+
+async fn get(app: &TestApp, path: &str) -> (u16, String) {
+    let response = app.client.get(app.url(path)).send().await.expect("get");
+    (response.status().as_u16(), response.text().await.expect("body"))
+}
+
+fn category_named(app: &TestApp, user_id: &str, name: &str) -> db::categories::Category {
+    db::categories::list_for_user(&mut app.conn(), user_id)
+        .expect("categories")
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("a category called {name}"))
+}
+
+#[tokio::test]
+async fn a_category_lists_its_emails_newest_first_with_summary_and_where_the_category_came_from() {
+    let (app, user_id, _) = app_with_demo().await;
+    let categories = db::categories::list_for_user(&mut app.conn(), &user_id).expect("categories");
+    let home = get(&app, "/").await.1;
+    for category in &categories {
+        assert!(home.contains(&format!("href=\"/categories/{}\"", category.id)), "a card links to {}", category.name);
+        let (status, page) = get(&app, &format!("/categories/{}", category.id)).await;
+        assert_eq!(status, 200);
+        let mut expected: Vec<Email> =
+            db::emails::list_in_category(&mut app.conn(), &category.id, &Default::default(), None, 1_000)
+                .expect("list");
+        expected.truncate(50);
+        let expected_ids: Vec<String> = expected.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(email_ids_in_order(&page), expected_ids, "newest first in {}", category.name);
+        if let Some(email) = expected.first() {
+            assert!(page.contains("Sorted by local sorter") || page.contains("Sorted by sender memory"), "{page}");
+            assert!(email.summary.as_deref().is_some_and(|s| !s.is_empty()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_walk_every_email_once_and_filters_narrow_the_list() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let category = category_named(&app, &user_id, "Receipts & orders");
+    let seeded = seed(&app, &mailbox_id, &category.id, 120, "Quokka");
+    let all: Vec<String> =
+        db::emails::list_in_category(&mut app.conn(), &category.id, &Default::default(), None, 10_000)
+            .expect("all")
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+    assert!(all.len() > 120);
+
+    let mut walked = Vec::new();
+    let mut path = Some(format!("/categories/{}", category.id));
+    while let Some(next) = path {
+        let (status, page) = get(&app, &next).await;
+        assert_eq!(status, 200, "{next}");
+        walked.extend(email_ids_in_order(&page));
+        assert!(walked.len() <= all.len(), "paging loops: {next}");
+        path = next_link(&page);
+    }
+    assert_eq!(walked, all, "every email once, in order, across pages");
+
+    let (_, page) = get(&app, &format!("/categories/{}?q=QUOKKA+11", category.id)).await;
+    let found = email_ids_in_order(&page);
+    assert!(found.contains(&seeded[120 - 1 - 11]), "case-insensitive text filter");
+    assert!(found.len() < 20 && found.len() >= 11, "only the matching ones: {}", found.len());
+    let (_, page) = get(&app, &format!("/categories/{}?q=100%25", category.id)).await;
+    assert!(email_ids_in_order(&page).is_empty(), "a typed % is literal");
+    let (status, _) = get(&app, &format!("/categories/{}?account={mailbox_id}", category.id)).await;
+    assert_eq!(status, 200);
+    let (status, _) = get(&app, &format!("/categories/{}?after=garbage", category.id)).await;
+    assert_eq!(status, 422, "a broken page link is explained");
+}
+
+#[tokio::test]
+async fn select_all_deletes_every_matching_email_not_only_the_page_and_undo_brings_them_back() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let category = category_named(&app, &user_id, "Receipts & orders");
+    let seeded = seed(&app, &mailbox_id, &category.id, 120, "Zebracode");
+    let csrf = app.csrf_token().await;
+    let back = format!("/categories/{}?q=zebracode&account=", category.id);
+    let response = app
+        .post_form(
+            "/emails/bulk",
+            &[
+                ("csrf", &csrf),
+                ("action", "delete"),
+                ("all", "1"),
+                ("category_id", &category.id),
+                ("q", "zebracode"),
+                ("ids", &seeded[0]),
+                ("back", &back),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().expect("location").to_owned();
+    assert!(location.contains("done=deleted") && location.contains("count=120"), "{location}");
+    for id in &seeded {
+        assert!(db::emails::find(&mut app.conn(), id).expect("find").expect("row").trashed_at.is_some());
+    }
+    let others = db::emails::count_in_category(&mut app.conn(), &category.id, &Default::default()).expect("count");
+    assert!(others > 0, "emails that did not match the filter stay");
+
+    let page = get(&app, &location).await.1;
+    assert!(page.contains("120 emails moved to Trash"), "{page}");
+    let at = location.split("at=").nth(1).and_then(|r| r.split('&').next()).expect("at");
+    let response = app.post_form("/emails/restore", &[("csrf", &csrf), ("deleted_at", at), ("back", &back)]).await;
+    assert_eq!(response.status(), 303);
+    for id in &seeded {
+        assert!(db::emails::find(&mut app.conn(), id).expect("find").expect("row").trashed_at.is_none(), "undone");
+    }
+}
+
+#[tokio::test]
+async fn moving_and_marking_reviewed_are_the_persons_decisions() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let shopping = category_named(&app, &user_id, "Receipts & orders");
+    let seeded = seed(&app, &mailbox_id, &shopping.id, 3, "Parcel");
+    let target = db::categories::list_for_user(&mut app.conn(), &user_id)
+        .expect("categories")
+        .into_iter()
+        .find(|c| c.id != shopping.id)
+        .expect("another category");
+    let csrf = app.csrf_token().await;
+    let moved = app
+        .post_form(
+            "/emails/bulk",
+            &[("csrf", &csrf), ("action", "move"), ("target", &target.id), ("ids", &seeded[0]), ("ids", &seeded[1])],
+        )
+        .await;
+    assert_eq!(moved.status(), 303);
+    let reviewed = app.post_form("/emails/bulk", &[("csrf", &csrf), ("action", "reviewed"), ("ids", &seeded[2])]).await;
+    assert_eq!(reviewed.status(), 303);
+    let find = |id: &str| db::emails::find(&mut app.conn(), id).expect("find").expect("row");
+    for id in &seeded[..2] {
+        assert_eq!(find(id).category_id.as_deref(), Some(target.id.as_str()));
+        assert_eq!(find(id).sort_source.as_deref(), Some("you"));
+    }
+    assert_eq!(find(&seeded[2]).category_id.as_deref(), Some(shopping.id.as_str()));
+    assert_eq!(find(&seeded[2]).sort_source.as_deref(), Some("you"));
+    let page = get(&app, &format!("/emails/{}", seeded[2])).await.1;
+    assert!(page.contains("sorted by you"), "{page}");
+
+    let stale = app.post_form("/emails/bulk", &[("csrf", "stale"), ("action", "delete"), ("ids", &seeded[0])]).await;
+    assert_eq!(stale.status(), 403, "a stale CSRF token changes nothing");
+    assert!(find(&seeded[0]).trashed_at.is_none());
+    let nothing = app.post_form("/emails/bulk", &[("csrf", &csrf), ("action", "delete")]).await;
+    assert_eq!(nothing.status(), 422, "an empty selection is explained");
+}
+
+#[tokio::test]
+async fn categories_are_created_edited_and_deleted_without_orphaning_an_email() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let csrf = app.csrf_token().await;
+    assert_eq!(get(&app, "/categories/new").await.0, 200);
+    let created = app
+        .post_form("/categories", &[("csrf", &csrf), ("name", " Hobbies "), ("description", "Flights, hotels, trains")])
+        .await;
+    assert_eq!(created.status(), 303);
+    let hobbies = category_named(&app, &user_id, "Hobbies");
+    assert_eq!(created.headers()["location"], format!("/categories/{}", hobbies.id).as_str());
+
+    let duplicate =
+        app.post_form("/categories", &[("csrf", &csrf), ("name", "HOBBIES"), ("description", "again")]).await;
+    assert_eq!(duplicate.status(), 422);
+    let body = duplicate.text().await.expect("body");
+    assert!(body.contains("already have a category called") && body.contains("again"), "the form keeps the input");
+    let empty = app.post_form("/categories", &[("csrf", &csrf), ("name", ""), ("description", "")]).await;
+    assert_eq!(empty.status(), 422);
+
+    let edited = app
+        .post_form(
+            &format!("/categories/{}", hobbies.id),
+            &[("csrf", &csrf), ("name", "Pastimes"), ("description", "Flights and hotels")],
+        )
+        .await;
+    assert_eq!(edited.status(), 303);
+    assert_eq!(category_named(&app, &user_id, "Pastimes").description, "Flights and hotels");
+    assert!(get(&app, &format!("/categories/{}/edit", hobbies.id)).await.1.contains("Delete “Pastimes”"));
+
+    let seeded = seed(&app, &mailbox_id, &hobbies.id, 4, "Boarding pass");
+    let shopping = category_named(&app, &user_id, "Receipts & orders");
+    let deleted = app
+        .post_form(&format!("/categories/{}/delete", hobbies.id), &[("csrf", &csrf), ("emails", &shopping.id)])
+        .await;
+    assert_eq!(deleted.status(), 303);
+    for id in &seeded {
+        let email = db::emails::find(&mut app.conn(), id).expect("find").expect("row");
+        assert_eq!(email.category_id.as_deref(), Some(shopping.id.as_str()), "moved, not orphaned");
+    }
+    assert!(db::categories::find(&mut app.conn(), &hobbies.id).expect("find").is_none());
+
+    let seeded = seed(&app, &mailbox_id, &shopping.id, 2, "Coupon");
+    let to_review =
+        app.post_form(&format!("/categories/{}/delete", shopping.id), &[("csrf", &csrf), ("emails", "review")]).await;
+    assert_eq!(to_review.status(), 303);
+    for id in &seeded {
+        let email = db::emails::find(&mut app.conn(), id).expect("find").expect("row");
+        assert_eq!((email.state.as_str(), email.category_id), ("needs_review", None));
+    }
+    assert!(get(&app, "/review").await.1.contains("Coupon 0"));
+}
+
+#[tokio::test]
+async fn an_email_page_shows_its_content_in_a_frame_that_can_run_and_fetch_nothing() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let shopping = category_named(&app, &user_id, "Receipts & orders");
+    let id = seed(&app, &mailbox_id, &shopping.id, 1, "Invoice").remove(0);
+    diesel::update(db::schema::emails::table.find(&id))
+        .set(
+            db::schema::emails::sanitized_html
+                .eq(Some("<p style=\"color:red\">Your invoice</p><img src=\"https://tracker.example/p.gif\">")),
+        )
+        .execute(&mut *app.conn())
+        .expect("html");
+    let (status, page) = get(&app, &format!("/emails/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Summary of Invoice 0.") && page.contains("sorted by local sorter, 80% sure"), "{page}");
+    assert!(page.contains(&format!("<iframe name=\"email-content\" class=\"content\" title=\"The email's content\" sandbox src=\"/emails/{id}/content\"")));
+
+    let response = app.client.get(app.url(&format!("/emails/{id}/content"))).send().await.expect("content");
+    let policy = response.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+    assert!(policy.starts_with("default-src 'none'; img-src data:;") && policy.ends_with("sandbox"), "{policy}");
+    assert!(response.text().await.expect("body").contains("Your invoice"));
+    let response = app.client.get(app.url(&format!("/emails/{id}/content?images=1"))).send().await.expect("content");
+    let policy = response.headers()["content-security-policy"].to_str().expect("csp").to_owned();
+    assert!(policy.contains("img-src data: https:") && !policy.contains("script"), "{policy}");
+}
+
+#[tokio::test]
+async fn another_user_reaches_none_of_the_first_users_categories_or_emails() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let shopping = category_named(&app, &user_id, "Receipts & orders");
+    let ids = seed(&app, &mailbox_id, &shopping.id, 2, "Private");
+    let (other, _) = app.other_browser("mallory@example.com").await;
+    let other_home = other.get(app.url("/")).send().await.expect("home").text().await.expect("body");
+    let marker = "name=\"csrf\" value=\"";
+    let start = other_home.find(marker).expect("csrf") + marker.len();
+    let csrf = other_home[start..].split('"').next().expect("token").to_owned();
+    assert!(!other_home.contains(&shopping.id));
+
+    for path in [
+        format!("/categories/{}", shopping.id),
+        format!("/categories/{}/edit", shopping.id),
+        format!("/emails/{}", ids[0]),
+        format!("/emails/{}/content", ids[0]),
+    ] {
+        let status = other.get(app.url(&path)).send().await.expect("get").status();
+        assert_eq!(status, 404, "{path}");
+    }
+    let writes: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (format!("/categories/{}", shopping.id), vec![("name", "Mine"), ("description", "mine")]),
+        (format!("/categories/{}/delete", shopping.id), vec![("emails", "review")]),
+        ("/emails/bulk".into(), vec![("action", "delete"), ("ids", &ids[0])]),
+        ("/emails/bulk".into(), vec![("action", "delete"), ("all", "1"), ("category_id", &shopping.id)]),
+        ("/emails/bulk".into(), vec![("action", "reviewed"), ("ids", &ids[1])]),
+        ("/emails/assign".into(), vec![("category_id", &shopping.id), ("ids", &ids[1])]),
+    ];
+    for (path, mut fields) in writes {
+        fields.push(("csrf", &csrf));
+        let status = other.post(app.url(&path)).form(&fields).send().await.expect("post").status();
+        assert!(status == 404 || status == 422, "{path}: {status}");
+    }
+    let category = db::categories::find(&mut app.conn(), &shopping.id).expect("find").expect("still there");
+    assert_eq!(category.name, "Receipts & orders");
+    for id in &ids {
+        let email = db::emails::find(&mut app.conn(), id).expect("find").expect("row");
+        assert!(email.trashed_at.is_none() && email.sort_source.as_deref() == Some("local"), "untouched");
+    }
+}
