@@ -33,7 +33,12 @@ pub struct Mailbox {
 impl Mailbox {
     /// What the mail providers need to open this mailbox.
     pub fn as_ref(&self) -> crate::clients::mail::MailboxRef<'_> {
-        crate::clients::mail::MailboxRef { id: &self.id, kind: &self.kind, maildir_path: self.maildir_path.as_deref() }
+        crate::clients::mail::MailboxRef {
+            id: &self.id,
+            kind: &self.kind,
+            maildir_path: self.maildir_path.as_deref(),
+            backfill_days: self.backfill_days,
+        }
     }
 }
 
@@ -170,4 +175,10 @@ pub fn disconnect(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResul
 /// Removes the mailbox with its emails.
 pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
     diesel::delete(mailboxes::table.find(id)).execute(conn)
+}
+
+pub fn set_backfill_days(conn: &mut DbConn, id: &str, days: i64, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(mailboxes::table.find(id))
+        .set((mailboxes::backfill_days.eq(days), mailboxes::updated_at.eq(now)))
+        .execute(conn)
 }

@@ -61,3 +61,8 @@ pub fn set_ai_settings(conn: &mut DbConn, id: &str, ai_settings: &str, now: Naiv
         .execute(conn)
         .map(drop)
 }
+
+/// Deletes the user; their rows in other tables go with it (ON DELETE CASCADE).
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
+    diesel::delete(users::table.find(id)).execute(conn)
+}

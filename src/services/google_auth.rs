@@ -218,7 +218,8 @@ pub fn connect_gmail(
                     rate_limited_until: None,
                     last_synced_at: None,
                     last_error: None,
-                    backfill_days: 7,
+                    // 0: the server's window (EMAILGATOR__GMAIL__BACKFILL_DAYS) until the person sets one.
+                    backfill_days: 0,
                     created_at: now,
                     updated_at: now,
                     maildir_path: None,

@@ -188,3 +188,20 @@ pub fn finish_disconnect(
         Ok(())
     })
 }
+
+/// The mailbox's backfill window: how many days of mail a first (or restarted) sync brings in.
+pub fn set_backfill_days(
+    conn: &mut DbConn,
+    user_id: &str,
+    mailbox_id: &str,
+    days: i64,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let max = crate::clients::mail::gmail::MAX_BACKFILL_DAYS;
+    if !(1..=max).contains(&days) {
+        return Err(AppError::invalid("backfill_days", format!("choose between 1 and {max} days")));
+    }
+    let mailbox = find_owned(conn, user_id, mailbox_id)?;
+    db::mailboxes::set_backfill_days(conn, &mailbox.id, days, now)?;
+    Ok(())
+}

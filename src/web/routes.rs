@@ -3,7 +3,8 @@
 use actix_web::web;
 
 use super::pages::{
-    admin_jobs, ai, auth, categories, emails, google, health, home, mailboxes, review, trash, try_category,
+    admin_jobs, admin_overview, ai, auth, categories, emails, google, health, home, mailboxes, review, settings, trash,
+    try_category,
 };
 use super::{assets, metrics};
 
@@ -22,6 +23,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/mailboxes/{id}/sync", web::post().to(mailboxes::sync_now))
         .route("/mailboxes/{id}/disconnect", web::post().to(mailboxes::disconnect))
         .route("/demo", web::post().to(mailboxes::load_demo))
+        .route("/settings", web::get().to(settings::show))
+        .route("/settings/mailboxes/{id}/backfill", web::post().to(settings::save_backfill))
+        .route("/settings/account/delete", web::post().to(settings::delete_account))
         .route("/settings/ai", web::get().to(ai::show))
         .route("/settings/ai", web::post().to(ai::save))
         .route("/settings/ai/resort", web::post().to(ai::resort))
@@ -40,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/trash", web::get().to(trash::show))
         .route("/emails/delete", web::post().to(trash::delete))
         .route("/emails/restore", web::post().to(trash::restore))
+        .route("/admin", web::get().to(admin_overview::show))
         .route("/admin/jobs", web::get().to(admin_jobs::show))
         .route("/admin/jobs/{id}/{action}", web::post().to(admin_jobs::act));
 }

@@ -325,3 +325,56 @@ async fn another_user_reaches_none_of_the_first_users_categories_or_emails() {
         assert!(email.trashed_at.is_none() && email.sort_source.as_deref() == Some("local"), "untouched");
     }
 }
+
+#[tokio::test]
+async fn settings_change_the_backfill_window_and_remove_the_account_with_all_its_data() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let csrf = app.csrf_token().await;
+    let (status, page) = get(&app, "/settings").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("/settings/mailboxes/{mailbox_id}/backfill")), "{page}");
+    let path = format!("/settings/mailboxes/{mailbox_id}/backfill");
+    assert_eq!(app.post_form(&path, &[("csrf", &csrf), ("backfill_days", "30")]).await.status(), 303);
+    assert_eq!(db::mailboxes::find(&mut app.conn(), &mailbox_id).expect("find").expect("row").backfill_days, 30);
+    assert_eq!(app.post_form(&path, &[("csrf", &csrf), ("backfill_days", "0")]).await.status(), 422);
+    assert_eq!(app.post_form(&path, &[("csrf", &csrf), ("backfill_days", "many")]).await.status(), 422);
+
+    let (other, _) = app.other_browser("eve@example.com").await;
+    let other_csrf = {
+        let home = other.get(app.url("/settings")).send().await.expect("get").text().await.expect("body");
+        let start = home.find("name=\"csrf\" value=\"").expect("csrf") + "name=\"csrf\" value=\"".len();
+        home[start..].split('"').next().expect("token").to_owned()
+    };
+    let status = other
+        .post(app.url(&path))
+        .form(&[("csrf", other_csrf.as_str()), ("backfill_days", "1")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(status.status(), 404, "not someone else's mailbox");
+
+    let wrong = app.post_form("/settings/account/delete", &[("csrf", &csrf), ("confirm", "someone@else")]).await;
+    assert_eq!(wrong.status(), 422);
+    assert!(db::users::find(&mut app.conn(), &user_id).expect("find").is_some());
+    let owner = app.state.config.local.owner_email.clone();
+    let removed = app.post_form("/settings/account/delete", &[("csrf", &csrf), ("confirm", &owner)]).await;
+    assert_eq!(removed.status(), 303);
+    assert!(db::users::find(&mut app.conn(), &user_id).expect("find").is_none());
+    assert!(db::mailboxes::find(&mut app.conn(), &mailbox_id).expect("find").is_none());
+    assert!(db::emails::list_for_mailbox(&mut app.conn(), &mailbox_id).expect("emails").is_empty());
+    assert!(db::categories::list_for_user(&mut app.conn(), &user_id).expect("categories").is_empty());
+    assert_eq!(get(&app, "/settings").await.0, 401, "signed out");
+}
+
+#[tokio::test]
+async fn admins_see_users_and_mailboxes_and_others_are_refused() {
+    let (app, _, _) = app_with_demo().await;
+    let (status, page) = get(&app, "/admin").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&app.state.config.local.owner_email) && page.contains("maildir"), "{page}");
+    let (other, _) = app.other_browser("nobody@example.com").await;
+    assert_eq!(other.get(app.url("/admin")).send().await.expect("get").status(), 403);
+    let anonymous = crate::support::http_client().build().expect("client");
+    let status = anonymous.get(app.url("/admin")).send().await.expect("get").status();
+    assert!(status == 401 || status == 303, "{status}");
+}

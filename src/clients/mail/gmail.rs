@@ -81,7 +81,7 @@ impl GmailConnector {
     }
 
     /// The provider for one mailbox.
-    pub fn mailbox(self: &Arc<Self>, mailbox_id: &str) -> Gmail {
+    pub fn mailbox(self: &Arc<Self>, mailbox_id: &str, backfill_days: i64) -> Gmail {
         let limiter = {
             let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
             limiters
@@ -91,7 +91,7 @@ impl GmailConnector {
                 })
                 .clone()
         };
-        Gmail { connector: self.clone(), mailbox_id: mailbox_id.to_owned(), limiter }
+        Gmail { connector: self.clone(), mailbox_id: mailbox_id.to_owned(), limiter, backfill_days }
     }
 
     /// Forgets a mailbox's cached label ids (after it was reconnected or its labels changed).
@@ -101,10 +101,15 @@ impl GmailConnector {
 }
 
 /// One Gmail mailbox.
+/// The widest backfill window a mailbox can ask for.
+pub const MAX_BACKFILL_DAYS: i64 = 365;
+
 pub struct Gmail {
     connector: Arc<GmailConnector>,
     mailbox_id: String,
     limiter: Arc<AccountLimiter>,
+    /// The mailbox's own backfill window (the person sets it); the server's when not positive.
+    backfill_days: i64,
 }
 
 /// Records what Google said when a call failed; google-gmail1 keeps only the body otherwise.
@@ -288,7 +293,8 @@ impl Gmail {
             .map_err(not_found_as_upstream)?;
         let settings = &self.connector.settings;
         let max = settings.backfill_max as usize;
-        let query = format!("newer_than:{}d", settings.backfill_days.max(1));
+        let days = if self.backfill_days > 0 { self.backfill_days } else { i64::from(settings.backfill_days) };
+        let query = format!("newer_than:{}d", days.clamp(1, MAX_BACKFILL_DAYS));
         let mut ids = Vec::new();
         let mut page_token: Option<String> = None;
         while ids.len() < max {

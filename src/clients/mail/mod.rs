@@ -95,6 +95,8 @@ pub struct MailboxRef<'a> {
     pub id: &'a str,
     pub kind: &'a str,
     pub maildir_path: Option<&'a str>,
+    /// How many days of mail a first (or restarted) sync brings in.
+    pub backfill_days: i64,
 }
 
 /// Opens the provider for a mailbox of a given kind.
@@ -117,7 +119,7 @@ impl MailProviders {
         match (mailbox.kind, mailbox.maildir_path, &self.gmail) {
             ("maildir", Some(path), _) => Ok(Arc::new(maildir::Maildir::new(path))),
             ("maildir", None, _) => Err(MailError::Storage("the Maildir mailbox has no folder".into())),
-            ("gmail", _, Some(connector)) => Ok(Arc::new(connector.mailbox(mailbox.id))),
+            ("gmail", _, Some(connector)) => Ok(Arc::new(connector.mailbox(mailbox.id, mailbox.backfill_days))),
             ("gmail", _, None) => {
                 Err(MailError::Unsupported("Gmail is not configured on this server (GOOGLE_CLIENT_ID)"))
             }

@@ -56,38 +56,8 @@ pub async fn disconnect(
         "remove" => true,
         _ => return Err(AppError::invalid("emails", "choose whether to keep or remove the emails")),
     };
-    let (user_id, mailbox_id, now) = (user.0.user.id.clone(), path.into_inner(), state.now());
-    let (keyring, owner, id) = (state.keyring.clone(), user_id.clone(), mailbox_id.clone());
-    let (mailbox, tokens) = state
-        .db(move |conn| {
-            let mailbox = mailboxes::find_owned(conn, &owner, &id)?;
-            let tokens = mailboxes::load_tokens(&keyring, &mailbox)?;
-            Ok((mailbox, tokens))
-        })
-        .await?;
-    let mut revoke_problem = None;
-    if let (Some(google), Some(token)) = (&state.google, tokens.refresh.or(tokens.access))
-        && let Err(error) = google.revoke(&token).await
-    {
-        tracing::warn!(mailbox_id = mailbox.id, %error, "could not revoke the Google grant");
-        revoke_problem = Some(error.to_string());
-    }
-    if let Some(gmail) = state.mail.gmail() {
-        gmail.forget(&mailbox.id);
-    }
-    state
-        .db(move |conn| {
-            mailboxes::finish_disconnect(
-                conn,
-                &user_id,
-                &mailbox_id,
-                is_removing_emails,
-                revoke_problem.as_deref(),
-                now,
-            )
-        })
-        .await?;
-    tracing::info!(mailbox_id = mailbox.id, is_removing_emails, "mailbox disconnected");
+    let (user_id, mailbox_id) = (user.0.user.id.clone(), path.into_inner());
+    crate::services::accounts::disconnect_mailbox(&state, &user_id, &mailbox_id, is_removing_emails).await?;
     Ok(back_home())
 }
 

@@ -1,6 +1,7 @@
 //! One file per page noun: load what the page shows, render its template.
 
 pub mod admin_jobs;
+pub mod admin_overview;
 pub mod ai;
 pub mod auth;
 pub mod categories;
@@ -10,5 +11,6 @@ pub mod health;
 pub mod home;
 pub mod mailboxes;
 pub mod review;
+pub mod settings;
 pub mod trash;
 pub mod try_category;
