@@ -293,6 +293,7 @@ fn bench_context(pool: &db::DbPool, config: &Config) -> Arc<JobContext> {
         mail: Default::default(),
         keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
         llm: None,
+        unsubscriber: crate::automation::from_config(config),
     })
 }
 

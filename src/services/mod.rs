@@ -10,3 +10,4 @@ pub mod jobs;
 pub mod mailboxes;
 pub mod sorting;
 pub mod trash;
+pub mod unsubscribe;
