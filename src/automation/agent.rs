@@ -74,6 +74,8 @@ pub struct InProcessAgent {
 
 impl InProcessAgent {
     pub fn new(settings: AgentSettings) -> InProcessAgent {
+        // reqwest panics without rustls's process-wide provider; callers other than `main` may not have set it.
+        crate::startup::install_tls_provider();
         let browsers = Semaphore::new(settings.concurrency.max(1));
         InProcessAgent {
             guard: NetworkGuard::new(settings.guard.clone()),

@@ -4,6 +4,7 @@
 
 pub mod agent;
 pub mod browser;
+pub mod cli;
 pub mod fetch;
 pub mod guard;
 pub mod one_click;

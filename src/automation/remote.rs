@@ -19,6 +19,7 @@ pub struct RemoteUnsubscriber {
 
 impl RemoteUnsubscriber {
     pub fn new(base: Url, token: SecretString, settings: &UnsubscribeConfig) -> RemoteUnsubscriber {
+        crate::startup::install_tls_provider();
         let endpoint = base.join(ATTEMPT_PATH).unwrap_or(base);
         // The sidecar may queue an attempt behind others: allow for its whole run and some waiting.
         let timeout = settings.attempt_timeout * 3;

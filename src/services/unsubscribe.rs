@@ -220,10 +220,15 @@ pub fn prepare(conn: &mut DbConn, attempt_id: &str, now: NaiveDateTime) -> Resul
         };
         let Some(mailbox) = db::mailboxes::find(conn, &email.mailbox_id)? else { return Ok(None) };
         set_subscription_status(conn, &attempt, Status::Running, now)?;
+        // A Gmail mailbox is named by its address; a Maildir one by its folder, so the user's own address stands in.
+        let own_address = match crate::domain::EmailAddress::parse(&mailbox.address) {
+            Ok(address) => address.as_str().to_owned(),
+            Err(_) => db::users::find(conn, &attempt.user_id)?.map(|u| u.email).unwrap_or_default(),
+        };
         Ok(Some(PreparedAttempt {
             attempt_id: attempt.id,
             subscription_key: attempt.subscription_key,
-            own_address: mailbox.address.clone(),
+            own_address,
             targets: targets_of(&email),
             mailbox,
         }))
