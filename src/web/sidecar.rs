@@ -45,6 +45,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .route(ATTEMPT_PATH, web::post().to(attempt))
     })
     .workers(2)
+    .shutdown_timeout(5)
     .listen(listener)?
     .run();
     {

@@ -98,7 +98,7 @@ async fn every_fixture_page_in_real_chromium_ends_as_the_server_saw_it() {
     if !has_browser() {
         return;
     }
-    let fixtures = FixturePages::start();
+    let fixtures = FixturePages::start().expect("fixture pages");
     let (config, _dir) = agent_config(&fixtures, &[]);
     let agent = InProcessAgent::new(AgentSettings::from_config(&config));
     check_every_fixture(&agent, &fixtures).await;
@@ -113,7 +113,7 @@ async fn every_fixture_page_in_real_chromium_ends_as_the_server_saw_it() {
 
 #[tokio::test]
 async fn one_click_posts_exactly_the_rfc_8058_body_without_cookies_and_does_not_follow_a_redirect() {
-    let fixtures = FixturePages::start();
+    let fixtures = FixturePages::start().expect("fixture pages");
     let (config, _dir) = agent_config(&fixtures, &[]);
     let agent = InProcessAgent::new(AgentSettings::from_config(&config));
     let one_click = |path: &str| AttemptRequest {
@@ -150,6 +150,14 @@ struct SidecarProcess {
 
 impl Drop for SidecarProcess {
     fn drop(&mut self) {
+        // SIGTERM, as ops would stop it: the sidecar then stops its chromedriver. SIGKILL would orphan it.
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -180,7 +188,7 @@ fn start_sidecar(fixtures: &FixturePages, data_dir: &std::path::Path, token: &st
 
 #[tokio::test]
 async fn the_sidecar_passes_the_same_fixture_tests_and_refuses_a_wrong_token() {
-    let fixtures = FixturePages::start();
+    let fixtures = FixturePages::start().expect("fixture pages");
     let dir = tempfile::tempdir().expect("tempdir");
     let sidecar = start_sidecar(&fixtures, dir.path(), "sidecar-secret-token");
     let client = crate::support::http_client().build().expect("client");
@@ -325,7 +333,7 @@ async fn fifty_emails_from_one_list_make_one_attempt_and_unauthenticated_or_spam
 
 #[tokio::test]
 async fn a_one_click_unsubscribe_runs_as_a_job_records_its_evidence_and_later_mail_is_flagged() {
-    let fixtures = FixturePages::start();
+    let fixtures = FixturePages::start().expect("fixture pages");
     let app = TestApp::spawn_with(&[("EMAILGATOR__UNSUBSCRIBE__TEST_ALLOW_LOOPBACK", &fixtures.allow_pair())]).await;
     let seeded = seed(&app, "reader@example.com");
     let urls = vec!["mailto:leave@news.example".to_owned(), fixtures.url("/one-click")];
