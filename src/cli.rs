@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `login-link`, `jobs`, `bench`.
+//! The command line: `serve` (the default), `migrate`, `login-link`, `jobs`, `demo`, `mailbox`, `sidecar`,
+//! `unsubscribe`, `bench`.
 
 use std::path::PathBuf;
 
@@ -59,6 +60,19 @@ pub enum Command {
     /// Manage mailboxes from the server (operators only).
     #[command(subcommand)]
     Mailbox(MailboxCommand),
+    /// Serve only the unsubscribe agent over HTTP, for an app started with SIDECAR_URL and SIDECAR_TOKEN.
+    Sidecar,
+    /// Run one unsubscribe attempt and print the outcome, the steps and the screenshot path.
+    Unsubscribe {
+        /// An unsubscribe URL, or an email saved as a .eml file.
+        target: String,
+        /// The address the list sends to (the only one typed into forms).
+        #[arg(long)]
+        email: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure performance (see docs/PERFORMANCE.md).
     #[command(subcommand)]
     Bench(crate::bench::BenchCommand),
@@ -92,6 +106,10 @@ pub fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Command::Jobs { failures } => jobs(config, failures).await,
             Command::Demo { user } => demo(config, user).await,
             Command::Mailbox(MailboxCommand::AddMaildir { user, path }) => add_maildir(config, &user, path).await,
+            Command::Sidecar => crate::web::sidecar::serve(config).await,
+            Command::Unsubscribe { target, email, json } => {
+                crate::automation::cli::run(config, &target, &email, json).await
+            }
             Command::Bench(command) => crate::bench::run(command, config).await,
         }
     })

@@ -13,6 +13,10 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+mod unsubscribe;
+
+pub use unsubscribe::UnsubscribeConfig;
+
 /// Development generates missing secrets; production refuses to start without them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -36,6 +40,7 @@ pub struct Config {
     pub openai: OpenAiConfig,
     pub sorting: SortingConfig,
     pub sidecar: SidecarConfig,
+    pub unsubscribe: UnsubscribeConfig,
     pub sentry_dsn: Option<SecretString>,
     pub log: LogConfig,
 }
@@ -274,6 +279,7 @@ const WELL_KNOWN: &[(&str, &str)] = &[
     ("OPENAI_BASE_URL", "openai.base_url"),
     ("SIDECAR_URL", "sidecar.url"),
     ("SIDECAR_TOKEN", "sidecar.token"),
+    ("ALLOWLIST_DOMAINS", "unsubscribe.allowlist_domains"),
     ("SENTRY_DSN", "sentry_dsn"),
     ("RUST_LOG", "log.filter"),
 ];
@@ -283,7 +289,7 @@ pub const DEFAULT_SCHEDULES: &[(&str, &str)] =
     &[("poll", "0 */2 * * * *"), ("prune", "0 17 3 * * *"), ("reencrypt", "0 47 3 * * *")];
 
 /// The built-in queues and how many jobs of each run at once.
-pub const DEFAULT_QUEUES: &[(&str, usize)] = &[("default", 4), ("maintenance", 1)];
+pub const DEFAULT_QUEUES: &[(&str, usize)] = &[("default", 4), ("maintenance", 1), ("unsubscribe", 2)];
 
 impl Config {
     /// Loads from the process environment and `emailgator.toml` (or the given file).
@@ -455,6 +461,8 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         }
     };
     let data_dir = PathBuf::from(data_dir.unwrap_or_else(|| "./data".into()));
+    let unsubscribe = unsubscribe::read(&mut r, mode, &data_dir, &mut problems);
+    problems.append(&mut r.problems);
 
     let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("emailgator.db").display()));
     if !(database_url.starts_with("sqlite:")
@@ -659,6 +667,7 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         openai,
         sorting,
         sidecar,
+        unsubscribe,
         sentry_dsn: sentry_dsn.map(SecretString::from),
         log: LogConfig {
             filter: log_filter.unwrap_or_else(|| "info".into()),

@@ -5,6 +5,7 @@
 //! - `services` hold the use cases and own transactions; they may enqueue job descriptors from `jobs`;
 //! - `db` is the only module that names diesel; `domain` holds pure types and rules, with no I/O.
 
+pub mod automation;
 pub mod bench;
 pub mod cli;
 pub mod clients;

@@ -76,7 +76,8 @@ impl Application {
             mail: mail.clone(),
         };
         let llm = crate::sorting::llm::LlmSettings::from_config(&config.openai).map(|s| Arc::new(LlmSorter::new(s)));
-        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock, mail, keyring, llm });
+        let unsubscriber = crate::automation::from_config(&config);
+        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock, mail, keyring, llm, unsubscriber });
         let runner = Runner::new(ctx.clone(), registry, config.jobs.clone(), config.instance_id.clone());
         let shutdown = CancellationToken::new();
         let mut background = Vec::new();

@@ -579,3 +579,19 @@ pub fn ids_trashed_at(conn: &mut DbConn, user_id: &str, at: NaiveDateTime) -> Qu
         .select(emails::id)
         .load(conn)
 }
+
+/// The emails of a mailbox with these provider ids.
+pub fn list_by_provider_ids(conn: &mut DbConn, mailbox_id: &str, provider_ids: &[String]) -> QueryResult<Vec<Email>> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::provider_message_id.eq_any(provider_ids))
+        .select(Email::as_select())
+        .load(conn)
+}
+
+/// Flags mail that arrived after its subscription was left.
+pub fn mark_after_unsubscribe(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(emails::table.find(id))
+        .set((emails::is_after_unsubscribe.eq(true), emails::updated_at.eq(now)))
+        .execute(conn)
+}

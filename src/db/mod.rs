@@ -18,6 +18,7 @@ pub mod schema;
 pub mod sender_memory;
 pub mod sessions;
 pub mod sorter_models;
+pub mod subscriptions;
 pub mod unsubscribe_attempts;
 pub mod users;
 

@@ -141,6 +141,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    subscriptions (id) {
+        id -> Text,
+        user_id -> Text,
+        subscription_key -> Text,
+        display_name -> Text,
+        status -> Text,
+        last_attempt_id -> Nullable<Text>,
+        unsubscribed_at -> Nullable<Timestamp>,
+        emails_seen -> BigInt,
+        emails_after_unsubscribe -> BigInt,
+        is_trash_when_ignored -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Text,
         kind -> Text,
@@ -238,6 +255,7 @@ diesel::joinable!(emails -> mailboxes (mailbox_id));
 diesel::joinable!(emails -> categories (category_id));
 diesel::joinable!(unsubscribe_attempts -> users (user_id));
 diesel::joinable!(unsubscribe_attempts -> emails (email_id));
+diesel::joinable!(subscriptions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -252,6 +270,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     categories,
     emails,
     unsubscribe_attempts,
+    subscriptions,
     jobs,
     leases,
     api_tokens,

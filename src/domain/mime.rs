@@ -233,6 +233,13 @@ fn list_id(value: &str) -> Option<String> {
     (!id.is_empty()).then_some(id)
 }
 
+/// The https:, http: and mailto: URLs of one List-Unsubscribe value (RFC 2369), in order.
+pub fn parse_list_unsubscribe(value: &str) -> Vec<String> {
+    let mut urls = Vec::new();
+    push_unsubscribe_urls(value, &mut urls);
+    urls
+}
+
 fn push_unsubscribe_urls(value: &str, urls: &mut Vec<String>) {
     // Senders fold lines inside URLs, forget commas and occasionally the angle brackets.
     let candidates: Vec<&str> = if value.contains('<') {
@@ -853,6 +860,35 @@ Content-Type: text/html; charset=utf-8
         fn parse_never_panics_on_arbitrary_text_in_subject_and_body(s in ".{0,1000}") {
             let raw = format!("Subject: {s}\r\n\r\n{s}");
             prop_assert_eq!(parse(raw.as_bytes()).raw_size, raw.len());
+        }
+
+        #[test]
+        fn list_unsubscribe_gives_back_its_urls_however_it_is_folded(
+            urls in proptest::collection::vec("(https://[a-z]{1,12}\\.example/[a-zA-Z0-9/?=&%-]{0,40}|mailto:[a-z]{1,10}@[a-z]{1,10}\\.example(\\?subject=[a-z]{1,10})?)", 1..6),
+            folds in proptest::collection::vec(prop::sample::select(vec![", ", ",", ",\r\n ", ",\r\n\t", " ,  "]), 6),
+        ) {
+            let mut value = String::new();
+            for (n, url) in urls.iter().enumerate() {
+                if n > 0 {
+                    value.push_str(folds[n]);
+                }
+                value.push_str(&format!("<{url}>"));
+            }
+            let mut expected: Vec<String> = Vec::new();
+            for url in &urls {
+                if !expected.contains(url) {
+                    expected.push(url.clone());
+                }
+            }
+            prop_assert_eq!(parse_list_unsubscribe(&value), expected);
+        }
+
+        #[test]
+        fn list_unsubscribe_never_panics_and_keeps_only_web_and_mail_urls(value in ".{0,400}") {
+            for url in parse_list_unsubscribe(&value) {
+                prop_assert!(has_prefix(&url, &["https:", "http:", "mailto:"]));
+                prop_assert!(!url.chars().any(char::is_whitespace));
+            }
         }
     }
 }

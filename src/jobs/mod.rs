@@ -14,6 +14,7 @@ pub mod runner;
 pub mod sort_emails;
 pub mod sync_mailbox;
 pub mod trash_messages;
+pub mod unsubscribe;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -45,6 +46,7 @@ pub use runner::Runner;
 pub use sort_emails::SortEmails;
 pub use sync_mailbox::SyncMailbox;
 pub use trash_messages::TrashMessages;
+pub use unsubscribe::UnsubscribeSubscription;
 
 /// What a job run needs from the application.
 pub struct JobContext {
@@ -55,6 +57,8 @@ pub struct JobContext {
     pub keyring: Keyring,
     /// `None` without an AI key: the local sorter only.
     pub llm: Option<Arc<LlmSorter>>,
+    /// The unsubscribe agent: in-process, or the sidecar's client.
+    pub unsubscriber: Arc<dyn crate::automation::Unsubscriber>,
 }
 
 /// How a run failed; the runner decides what happens next from the variant alone.
@@ -192,6 +196,7 @@ impl JobRegistry {
             .with::<TrashMessages>()
             .with::<RelabelMessages>()
             .with::<ResortEmails>()
+            .with::<UnsubscribeSubscription>()
     }
 
     /// Adds a job kind (tests add their own).

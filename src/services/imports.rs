@@ -68,11 +68,14 @@ pub fn store_imports(
         })
         .collect();
     db::transaction(conn, |conn| {
-        let mut changed = 0;
+        let mut stored = Vec::new();
         for (provider_id, fields) in &parsed {
-            changed += db::emails::store_import(conn, mailbox_id, provider_id, fields)?;
+            if db::emails::store_import(conn, mailbox_id, provider_id, fields)? > 0 {
+                stored.push(provider_id.clone());
+            }
         }
-        Ok(changed)
+        crate::services::unsubscribe::note_arrivals(conn, mailbox_id, &stored, now)?;
+        Ok(stored.len())
     })
 }
 

@@ -15,3 +15,4 @@ pub mod jobs;
 pub mod mailboxes;
 pub mod sorting;
 pub mod trash;
+pub mod unsubscribe;

@@ -11,3 +11,4 @@ pub mod layout;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
+pub mod sidecar;

@@ -61,6 +61,7 @@ async fn crash_child_worker() {
         mail: Default::default(),
         keyring: emailgator::encryption::Keyring::new(&config.security.encryption_keys),
         llm: None,
+        unsubscriber: emailgator::automation::from_config(&config),
     });
     let runner = Runner::new(ctx, test_jobs::registry(), config.jobs.clone(), "crash-child".into());
     let _task = runner.start(tokio_util::sync::CancellationToken::new());

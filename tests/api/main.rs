@@ -22,4 +22,5 @@ mod schema;
 mod sessions;
 mod sorting;
 mod tokens;
+mod unsubscribe;
 mod web_shell;

@@ -102,6 +102,7 @@ async fn the_database_matches_schema_rs() {
         categories,
         emails,
         unsubscribe_attempts,
+        subscriptions,
         jobs,
         leases,
         api_tokens

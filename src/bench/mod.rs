@@ -1,5 +1,9 @@
 //! `emailgator bench`: on-demand performance measurements (not timed tests).
-//! `bench jobs` measures no-op job throughput; `bench serve` measures start-to-healthy time and idle memory.
+//! `bench jobs` measures no-op job throughput; `bench serve` measures start-to-healthy time and idle memory;
+//! `bench unsubscribe` measures the unsubscribe agent on the fixture pages in real chromium.
+
+pub mod fixture_pages;
+mod unsubscribe;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -47,6 +51,14 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// The unsubscribe agent on the fixture pages in real chromium: attempts/min, p50 per one-click and
+    /// per browser attempt, memory per browser session, processes left, success rate, false successes.
+    Unsubscribe {
+        #[arg(long, default_value_t = 50)]
+        attempts: usize,
+        #[arg(long, default_value_t = 2)]
+        browsers: usize,
+    },
 }
 
 const BENCH_QUEUE: &str = "bench";
@@ -72,6 +84,7 @@ pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
         BenchCommand::Import { count, database_url } => bench_import(config, count, database_url).await,
         BenchCommand::Sorting => crate::sorting::evaluation::run().await,
         BenchCommand::Serve { runs } => tokio::task::spawn_blocking(move || bench_serve(runs)).await?,
+        BenchCommand::Unsubscribe { attempts, browsers } => unsubscribe::run(config, attempts, browsers).await,
     }
 }
 
@@ -293,6 +306,7 @@ fn bench_context(pool: &db::DbPool, config: &Config) -> Arc<JobContext> {
         mail: Default::default(),
         keyring: crate::encryption::Keyring::new(&config.security.encryption_keys),
         llm: None,
+        unsubscriber: crate::automation::from_config(config),
     })
 }
 

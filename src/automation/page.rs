@@ -1,0 +1,287 @@
+//! Drives one unsubscribe page in the browser: dismiss a cookie banner, fill the account's own
+//! address, untick lists or choose "from all", press unsubscribe / confirm / save, follow further
+//! steps, and decide from what the page then says. A page that merely loaded is not a success.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use serde::Deserialize;
+
+use super::phrases::{self, Intent};
+use super::proxy::{BLOCK_MARKER, Refusal};
+use super::{Outcome, Recorder};
+use crate::domain::unsubscribe::Status;
+
+const DESCRIBE: &str = include_str!("describe_page.js");
+/// The same control pressed this many times without progress ends the attempt.
+const MAX_SAME_PRESS: usize = 2;
+
+#[derive(Debug, Clone, Deserialize)]
+struct Page {
+    url: String,
+    text: String,
+    status: u16,
+    captcha: bool,
+    elements: Vec<Control>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Control {
+    id: String,
+    kind: String,
+    #[serde(rename = "type")]
+    input_type: String,
+    label: String,
+    name: String,
+    autocomplete: String,
+    checked: bool,
+    filled: bool,
+    disabled: bool,
+    in_banner: bool,
+    href: String,
+}
+
+impl Control {
+    fn describe(&self) -> String {
+        if self.label.is_empty() { format!("{} {}", self.kind, self.name) } else { format!("\"{}\"", self.label) }
+    }
+}
+
+/// How long to wait for things in the page.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLimits {
+    pub step_cap: usize,
+    /// After a press, how long the page may take to change; also how long to wait for controls
+    /// that scripts add late.
+    pub step_timeout: Duration,
+}
+
+/// Opens `url` and works through the page; `refusals` reports what the guard refused so far.
+pub async fn drive(
+    client: &fantoccini::Client,
+    url: &str,
+    own_address: &str,
+    limits: PageLimits,
+    refusals: &(dyn Fn() -> Vec<Refusal> + Sync),
+    log: &mut Recorder,
+) -> Outcome {
+    log.step("open", url);
+    if let Err(error) = client.goto(url).await {
+        if let Some(refusal) = refusals().into_iter().next() {
+            return blocked(log, &refusal);
+        }
+        return Outcome::new(Status::Failed, format!("the page could not be opened: {}", short(&error.to_string())));
+    }
+    let mut pressed: Vec<String> = Vec::new();
+    let mut dismissed_banner = false;
+    let mut changed_choices = false;
+    let mut filled: HashSet<String> = HashSet::new();
+    for _ in 0..limits.step_cap {
+        let page = match describe(client).await {
+            Ok(page) => page,
+            Err(reason) => return Outcome::new(Status::NeedsManual, format!("the page could not be read: {reason}")),
+        };
+        if let Some(refusal) = refused_page(&page, &refusals()) {
+            return blocked(log, &refusal);
+        }
+        if page.status >= 400 {
+            return Outcome::new(Status::Failed, format!("the page answered HTTP {}", page.status));
+        }
+        let actions: Vec<&Control> = page
+            .elements
+            .iter()
+            .filter(|c| {
+                c.kind == "button"
+                    && !c.in_banner
+                    && !c.disabled
+                    && phrases::intent(&c.label).is_some_and(|i| i >= Intent::Confirm)
+            })
+            .collect();
+        if let Some(sentence) = phrases::confirmation(&page.text).filter(|_| actions.is_empty()) {
+            log.step("confirmed", &sentence);
+            return Outcome::new(Status::Succeeded, format!("the page said: {sentence}"));
+        }
+        if let Some(sentence) = phrases::saved(&page.text).filter(|_| changed_choices && actions.is_empty()) {
+            log.step("confirmed", &sentence);
+            return Outcome::new(Status::Succeeded, format!("the lists were unticked and the page said: {sentence}"));
+        }
+        if page.captcha {
+            return Outcome::new(Status::NeedsManual, "the page asks to solve a CAPTCHA".into());
+        }
+        if page.elements.iter().any(|c| c.kind == "password") || phrases::asks_to_sign_in(&page.text) {
+            return Outcome::new(Status::NeedsManual, "the page asks to sign in".into());
+        }
+        // A cookie banner may cover the controls; it is closed first, once.
+        if !dismissed_banner
+            && let Some(button) = page
+                .elements
+                .iter()
+                .filter(|c| c.in_banner && matches!(c.kind.as_str(), "button" | "link"))
+                .filter_map(|c| phrases::banner_choice_rank(&c.label).map(|rank| (rank, c)))
+                .min_by_key(|(rank, _)| *rank)
+                .map(|(_, c)| c)
+        {
+            dismissed_banner = true;
+            log.step("close cookie banner", &button.describe());
+            let before = fingerprint(client).await;
+            let _ = click(client, &button.id).await;
+            wait_for_change(client, &before, limits.step_timeout / 3).await;
+            continue;
+        }
+        for field in page.elements.iter().filter(|c| c.kind == "field" && !c.in_banner && !c.disabled) {
+            let name = format!("{} {}", field.name, field.label);
+            if phrases::is_secret_field(&name, &field.input_type, &field.autocomplete)
+                || !phrases::is_email_field(&name, &field.input_type)
+                || filled.contains(&name)
+            {
+                continue;
+            }
+            filled.insert(name);
+            if field.filled && field.input_type != "email" {
+                continue;
+            }
+            log.step("fill", &format!("{} with the account's address", field.describe()));
+            if let Err(error) = fill(client, &field.id, own_address).await {
+                log.step("fill failed", &short(&error));
+            }
+        }
+        let toggles: Vec<&Control> = page
+            .elements
+            .iter()
+            .filter(|c| matches!(c.kind.as_str(), "checkbox" | "radio") && !c.in_banner && !c.disabled)
+            .collect();
+        if let Some(all) = toggles.iter().find(|c| phrases::is_from_all(&c.label)) {
+            if !all.checked {
+                log.step("choose", &all.describe());
+                let _ = click(client, &all.id).await;
+                changed_choices = true;
+            }
+        } else {
+            for toggle in toggles.iter().filter(|c| c.kind == "checkbox" && c.checked) {
+                log.step("untick", &toggle.describe());
+                let _ = click(client, &toggle.id).await;
+                changed_choices = true;
+            }
+        }
+        let best = page
+            .elements
+            .iter()
+            .filter(|c| !c.in_banner && !c.disabled && matches!(c.kind.as_str(), "button" | "link"))
+            .filter(|c| c.kind == "button" || (!c.href.starts_with("mailto:") && c.href != page.url))
+            .filter_map(|c| phrases::intent(&c.label).map(|i| (i, c)))
+            .filter(|(i, c)| c.kind == "button" || *i == Intent::Unsubscribe)
+            .filter(|(i, _)| *i != Intent::Save || changed_choices || !filled.is_empty())
+            .max_by_key(|(i, _)| *i)
+            .map(|(_, c)| c.clone());
+        let Some(button) = best else {
+            // Scripts may add the button late: wait once for the page to change before giving up.
+            let before = fingerprint(client).await;
+            if wait_for_change(client, &before, limits.step_timeout).await {
+                continue;
+            }
+            let reason = match pressed.last() {
+                Some(last) => format!("after pressing {last} the page did not confirm the unsubscribe"),
+                None => "the page neither offers an unsubscribe control nor says the address was removed".to_owned(),
+            };
+            return Outcome::new(Status::NeedsManual, reason);
+        };
+        let label = button.describe();
+        if pressed.iter().filter(|p| **p == label).count() >= MAX_SAME_PRESS {
+            return Outcome::new(
+                Status::NeedsManual,
+                format!("pressing {label} again changed nothing the agent could read"),
+            );
+        }
+        log.step("press", &label);
+        pressed.push(label);
+        let before = fingerprint(client).await;
+        if let Err(error) = click(client, &button.id).await {
+            log.step("press failed", &short(&error));
+        }
+        wait_for_change(client, &before, limits.step_timeout).await;
+    }
+    Outcome::new(Status::NeedsManual, format!("the page still asked for more after {} steps", limits.step_cap))
+}
+
+fn blocked(log: &mut Recorder, refusal: &Refusal) -> Outcome {
+    log.step("blocked", &format!("{}: {}", refusal.target, refusal.reason));
+    Outcome::new(Status::Blocked, format!("the network guard refused {}: {}", refusal.target, refusal.reason))
+}
+
+/// The refusal that produced the page now shown, if it is the proxy's refusal page.
+fn refused_page(page: &Page, refusals: &[Refusal]) -> Option<Refusal> {
+    let url = url::Url::parse(&page.url).ok()?;
+    let target = format!("{}:{}", url.host_str().unwrap_or_default(), url.port_or_known_default().unwrap_or(0));
+    let is_error_page = page.text.contains(BLOCK_MARKER) || page.url.starts_with("chrome-error:");
+    refusals
+        .iter()
+        .find(|r| {
+            r.target == target
+                || r.target.trim_start_matches('[').starts_with(url.host_str().unwrap_or("-").trim_start_matches('['))
+        })
+        .filter(|_| is_error_page || page.status == 403)
+        .cloned()
+        .or_else(|| if is_error_page { refusals.last().cloned() } else { None })
+}
+
+async fn describe(client: &fantoccini::Client) -> Result<Page, String> {
+    let mut last_error = String::new();
+    // During a navigation the script can fail; the next page is read a moment later.
+    for _ in 0..20 {
+        match client.execute(DESCRIBE, vec![]).await {
+            Ok(value) => return serde_json::from_value(value).map_err(|e| e.to_string()),
+            Err(error) => last_error = error.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    Err(short(&last_error))
+}
+
+async fn click(client: &fantoccini::Client, id: &str) -> Result<(), String> {
+    let element = client.find(Locator::Css(&format!("[data-eg=\"{id}\"]"))).await.map_err(|e| e.to_string())?;
+    match element.click().await {
+        Ok(_) => Ok(()),
+        // A hidden input behind a styled label: clicking the label is what a person does.
+        Err(error) if error.to_string().contains("not interactable") => client
+            .execute(
+                "const el = document.querySelector(arguments[0]); (el.closest('label') || el).click();",
+                vec![serde_json::Value::String(format!("[data-eg=\"{id}\"]"))],
+            )
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+async fn fill(client: &fantoccini::Client, id: &str, text: &str) -> Result<(), String> {
+    let element = client.find(Locator::Css(&format!("[data-eg=\"{id}\"]"))).await.map_err(|e| e.to_string())?;
+    element.clear().await.map_err(|e| e.to_string())?;
+    element.send_keys(text).await.map_err(|e| e.to_string())
+}
+
+/// A cheap summary of the page that changes when it navigates or its content changes.
+async fn fingerprint(client: &fantoccini::Client) -> String {
+    let script = "return location.href + '|' + document.readyState + '|' + (document.body ? document.body.innerText.length + ':' + document.body.getElementsByTagName('*').length : '')";
+    client.execute(script, vec![]).await.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// Waits until the page differs from `before` and has loaded; `false` when nothing changed.
+async fn wait_for_change(client: &fantoccini::Client, before: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = fingerprint(client).await;
+        if !now.is_empty() && now != before && now.contains("|complete|") {
+            // Let a script that rewrites the page finish its work.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return true;
+        }
+    }
+    false
+}
+
+fn short(text: &str) -> String {
+    text.lines().next().unwrap_or_default().chars().take(200).collect()
+}
