@@ -31,3 +31,13 @@ pub fn insert(conn: &mut DbConn, attempt: &UnsubscribeAttempt) -> QueryResult<()
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<UnsubscribeAttempt>> {
     unsubscribe_attempts::table.find(id).select(UnsubscribeAttempt::as_select()).first(conn).optional()
 }
+
+/// (method, status, count) of attempts that finished since `since`.
+pub fn count_finished_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(String, String, i64)>> {
+    unsubscribe_attempts::table
+        .filter(unsubscribe_attempts::finished_at.ge(since))
+        .group_by((unsubscribe_attempts::method, unsubscribe_attempts::status))
+        .select((unsubscribe_attempts::method, unsubscribe_attempts::status, diesel::dsl::count_star()))
+        .order((unsubscribe_attempts::method.asc(), unsubscribe_attempts::status.asc()))
+        .load(conn)
+}

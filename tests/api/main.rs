@@ -16,6 +16,7 @@ mod jobs_crash;
 mod jobs_queue;
 mod jobs_shutdown;
 mod mail_import;
+mod metrics;
 mod mime_corpus;
 mod schema;
 mod sessions;
