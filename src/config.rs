@@ -604,6 +604,12 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         archive_delay: Duration::from_secs(sorting_archive_delay_secs.unwrap_or(60)),
     };
 
+    if let Some(dsn) = &sentry_dsn
+        && !is_sentry_dsn(dsn)
+    {
+        problems.push("SENTRY_DSN must look like https://PUBLIC_KEY@HOST/PROJECT_ID".into());
+    }
+
     let owner_email = local_owner_email.unwrap_or_else(|| "owner@localhost".into());
     if crate::domain::EmailAddress::parse(&owner_email).is_err() {
         problems.push(format!("local.owner_email is not an email address: {owner_email:?}"));
@@ -665,6 +671,16 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
             is_json: log_json.unwrap_or(mode == Mode::Production),
         },
         data_dir,
+    })
+}
+
+/// `https://PUBLIC_KEY@HOST/PROJECT_ID`: the shape Sentry's client accepts.
+fn is_sentry_dsn(text: &str) -> bool {
+    Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && !url.username().is_empty()
+            && url.host_str().is_some()
+            && url.path_segments().and_then(|mut segments| segments.next_back()).is_some_and(|id| !id.is_empty())
     })
 }
 
@@ -843,6 +859,23 @@ mod tests {
         let problems = Config::from_sources(None, &env(&[("PHX_HOST", "mail.example.com")]))
             .expect_err("production needs secrets");
         assert!(problems.to_string().contains("SECRET_KEY_BASE"));
+    }
+
+    #[test]
+    fn a_sentry_dsn_must_name_a_key_a_host_and_a_project() {
+        assert!(is_sentry_dsn("https://abc123@o1.ingest.sentry.io/4505"));
+        assert!(is_sentry_dsn("http://key@127.0.0.1:9000/1"));
+        assert!(!is_sentry_dsn("https://o1.ingest.sentry.io/4505"), "no key");
+        assert!(!is_sentry_dsn("https://key@o1.ingest.sentry.io/"), "no project");
+        assert!(!is_sentry_dsn("sentry.io"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let problems = Config::from_sources(
+            None,
+            &env(&[("EMAILGATOR__DATA_DIR", dir.path().to_str().expect("utf8")), ("SENTRY_DSN", "nope")]),
+        )
+        .expect_err("must refuse")
+        .to_string();
+        assert!(problems.contains("SENTRY_DSN must look like"), "{problems}");
     }
 
     #[test]

@@ -9,4 +9,5 @@ pub mod headers;
 pub mod layout;
 pub mod metrics;
 pub mod pages;
+pub mod request_id;
 pub mod routes;
