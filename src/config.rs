@@ -58,6 +58,9 @@ pub struct DatabaseConfig {
     /// Off behind a transaction-mode pooler (PgBouncer, Supabase port 6543).
     pub is_statement_cache_enabled: bool,
     pub is_migrate_on_start: bool,
+    /// A direct connection for `emailgator migrate` when `url` goes through a transaction-mode pooler,
+    /// which cannot hold the migration lock or run schema changes safely.
+    pub migration_url: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +265,7 @@ impl Reader {
 /// Well-known variable → the setting it fills. They win over `EMAILGATOR__…` values.
 const WELL_KNOWN: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
+    ("DATABASE_MIGRATION_URL", "database.migration_url"),
     ("PORT", "server.port"),
     ("PUBLIC_URL", "server.public_url"),
     ("SECRET_KEY_BASE", "security.secret_key_base"),
@@ -376,6 +380,7 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
     let mode = r.text("mode");
     let data_dir = r.text("data_dir");
     let database_url = r.text("database.url");
+    let database_migration_url = r.text("database.migration_url");
     let database_pool_size = r.get::<u32>("database.pool_size");
     let jobs_queues = r.get::<BTreeMap<String, usize>>("jobs.queues");
     let cron_schedules = r.get::<BTreeMap<String, String>>("cron.schedules");
@@ -464,6 +469,14 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         problems.push(format!(
             "DATABASE_URL must start with sqlite:, postgres:// or postgresql://, got {}",
             redact_url(&database_url)
+        ));
+    }
+    if let Some(url) = &database_migration_url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        problems.push(format!(
+            "DATABASE_MIGRATION_URL must start with postgres:// or postgresql://, got {}",
+            redact_url(url)
         ));
     }
     let pool_size = database_pool_size.unwrap_or(10);
@@ -641,6 +654,7 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
             connect_timeout: secs(database_connect_timeout_secs.unwrap_or(10)),
             is_statement_cache_enabled: database_statement_cache.unwrap_or(true),
             is_migrate_on_start: database_migrate_on_start.unwrap_or(true),
+            migration_url: database_migration_url.map(SecretString::from),
         },
         jobs: JobsConfig {
             is_enabled: jobs_enabled.unwrap_or(true),
@@ -876,6 +890,28 @@ mod tests {
         .expect_err("must refuse")
         .to_string();
         assert!(problems.contains("SENTRY_DSN must look like"), "{problems}");
+    }
+
+    #[test]
+    fn the_migration_url_must_be_postgresql() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_str().expect("utf8");
+        let problems = Config::from_sources(
+            None,
+            &env(&[("EMAILGATOR__DATA_DIR", data), ("DATABASE_MIGRATION_URL", "sqlite://other.db")]),
+        )
+        .expect_err("must refuse")
+        .to_string();
+        assert!(problems.contains("DATABASE_MIGRATION_URL must start with postgres://"), "{problems}");
+        let config = Config::from_sources(
+            None,
+            &env(&[("EMAILGATOR__DATA_DIR", data), ("DATABASE_MIGRATION_URL", "postgres://u:p@db:5432/eg")]),
+        )
+        .expect("valid");
+        assert_eq!(
+            config.database.migration_url.map(|u| u.expose_secret().to_owned()).as_deref(),
+            Some("postgres://u:p@db:5432/eg")
+        );
     }
 
     #[test]
