@@ -17,7 +17,7 @@ resource "supabase_project" "emailgator" {
     # Losing the project loses every user's mail and tokens: `terraform destroy` must fail until
     # this is turned off on purpose (see README.md, "Destroying").
     prevent_destroy = true
-    # Supabase does not report the password back, so a change here would replace the project.
+    # The password only counts at creation; a later rotation happens in the Supabase dashboard.
     ignore_changes = [database_password]
   }
 }
