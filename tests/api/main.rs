@@ -8,6 +8,7 @@ mod binary;
 mod cron;
 mod csrf;
 mod demo;
+mod deploy_files;
 mod error_reporting;
 mod fake_google;
 mod gmail_sync;
