@@ -20,6 +20,7 @@ mod jobs_shutdown;
 mod mail_import;
 mod metrics;
 mod mime_corpus;
+mod production_start;
 mod schema;
 mod sessions;
 mod sorting;
