@@ -116,7 +116,7 @@ async fn serve(mut config: Config, is_migrate_skipped: bool) -> anyhow::Result<(
 }
 
 async fn migrate(mut config: Config) -> anyhow::Result<()> {
-    // Behind a transaction-mode pooler the schema is changed over the direct connection.
+    // Behind a transaction-mode pooler the schema is changed over a connection that keeps its session.
     if let Some(url) = config.database.migration_url.take() {
         config.database.url = url;
         config.database.is_statement_cache_enabled = true;

@@ -58,8 +58,8 @@ pub struct DatabaseConfig {
     /// Off behind a transaction-mode pooler (PgBouncer, Supabase port 6543).
     pub is_statement_cache_enabled: bool,
     pub is_migrate_on_start: bool,
-    /// A direct connection for `emailgator migrate` when `url` goes through a transaction-mode pooler,
-    /// which cannot hold the migration lock or run schema changes safely.
+    /// A connection that holds a whole session (direct, or a session-mode pooler) for `emailgator migrate`
+    /// when `url` goes through a transaction-mode pooler, which cannot hold the migration lock.
     pub migration_url: Option<SecretString>,
 }
 

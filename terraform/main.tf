@@ -1,5 +1,5 @@
 # EmailGator's PostgreSQL: one Supabase project. The app connects through the transaction pooler
-# (port 6543); `emailgator migrate` uses the direct connection.
+# (port 6543); `emailgator migrate` holds one session through the session pooler (port 5432).
 
 resource "random_password" "database" {
   length  = var.database_password_length

@@ -10,13 +10,13 @@ output "database_url_pooled" {
 }
 
 output "database_url_direct" {
-  description = "DATABASE_URL for migrations, pg_dump and psql: the direct connection on port 5432 (IPv6, as on Fly)."
+  description = "The direct connection on port 5432, without a pooler (IPv6 unless the project has the IPv4 add-on)."
   value       = "postgresql://postgres:${local.password}@db.${local.project_ref}.supabase.co:5432/postgres?sslmode=require"
   sensitive   = true
 }
 
 output "database_url_session" {
-  description = "The session pooler on port 5432 over IPv4, for tools on networks without IPv6."
+  description = "DATABASE_MIGRATION_URL, psql and pg_dump: the session pooler on port 5432, over IPv4."
   value       = "postgresql://postgres.${local.project_ref}:${local.password}@${local.pooler_host}:5432/postgres?sslmode=require"
   sensitive   = true
 }
