@@ -133,7 +133,13 @@ async fn serve(mut config: Config, is_migrate_skipped: bool) -> anyhow::Result<(
     app.run_until_stopped().await
 }
 
-async fn migrate(config: Config) -> anyhow::Result<()> {
+async fn migrate(mut config: Config) -> anyhow::Result<()> {
+    // Behind a transaction-mode pooler the schema is changed over a connection that keeps its session.
+    if let Some(url) = config.database.migration_url.take() {
+        config.database.url = url;
+        config.database.is_statement_cache_enabled = true;
+        config.database.pool_size = 1;
+    }
     open_database(&config, true).await?;
     say!("migrations are up to date ({})", config.redacted_database_url());
     Ok(())

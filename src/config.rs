@@ -63,6 +63,9 @@ pub struct DatabaseConfig {
     /// Off behind a transaction-mode pooler (PgBouncer, Supabase port 6543).
     pub is_statement_cache_enabled: bool,
     pub is_migrate_on_start: bool,
+    /// A connection that holds a whole session (direct, or a session-mode pooler) for `emailgator migrate`
+    /// when `url` goes through a transaction-mode pooler, which cannot hold the migration lock.
+    pub migration_url: Option<SecretString>,
 }
 
 #[derive(Debug, Clone)]
@@ -267,6 +270,7 @@ impl Reader {
 /// Well-known variable → the setting it fills. They win over `EMAILGATOR__…` values.
 const WELL_KNOWN: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
+    ("DATABASE_MIGRATION_URL", "database.migration_url"),
     ("PORT", "server.port"),
     ("PUBLIC_URL", "server.public_url"),
     ("SECRET_KEY_BASE", "security.secret_key_base"),
@@ -382,6 +386,7 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
     let mode = r.text("mode");
     let data_dir = r.text("data_dir");
     let database_url = r.text("database.url");
+    let database_migration_url = r.text("database.migration_url");
     let database_pool_size = r.get::<u32>("database.pool_size");
     let jobs_queues = r.get::<BTreeMap<String, usize>>("jobs.queues");
     let cron_schedules = r.get::<BTreeMap<String, String>>("cron.schedules");
@@ -472,6 +477,14 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         problems.push(format!(
             "DATABASE_URL must start with sqlite:, postgres:// or postgresql://, got {}",
             redact_url(&database_url)
+        ));
+    }
+    if let Some(url) = &database_migration_url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        problems.push(format!(
+            "DATABASE_MIGRATION_URL must start with postgres:// or postgresql://, got {}",
+            redact_url(url)
         ));
     }
     let pool_size = database_pool_size.unwrap_or(10);
@@ -612,6 +625,12 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         archive_delay: Duration::from_secs(sorting_archive_delay_secs.unwrap_or(60)),
     };
 
+    if let Some(dsn) = &sentry_dsn
+        && !is_sentry_dsn(dsn)
+    {
+        problems.push("SENTRY_DSN must look like https://PUBLIC_KEY@HOST/PROJECT_ID".into());
+    }
+
     let owner_email = local_owner_email.unwrap_or_else(|| "owner@localhost".into());
     if crate::domain::EmailAddress::parse(&owner_email).is_err() {
         problems.push(format!("local.owner_email is not an email address: {owner_email:?}"));
@@ -643,6 +662,7 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
             connect_timeout: secs(database_connect_timeout_secs.unwrap_or(10)),
             is_statement_cache_enabled: database_statement_cache.unwrap_or(true),
             is_migrate_on_start: database_migrate_on_start.unwrap_or(true),
+            migration_url: database_migration_url.map(SecretString::from),
         },
         jobs: JobsConfig {
             is_enabled: jobs_enabled.unwrap_or(true),
@@ -674,6 +694,16 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
             is_json: log_json.unwrap_or(mode == Mode::Production),
         },
         data_dir,
+    })
+}
+
+/// `https://PUBLIC_KEY@HOST/PROJECT_ID`: the shape Sentry's client accepts.
+fn is_sentry_dsn(text: &str) -> bool {
+    Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && !url.username().is_empty()
+            && url.host_str().is_some()
+            && url.path_segments().and_then(|mut segments| segments.next_back()).is_some_and(|id| !id.is_empty())
     })
 }
 
@@ -852,6 +882,45 @@ mod tests {
         let problems = Config::from_sources(None, &env(&[("PHX_HOST", "mail.example.com")]))
             .expect_err("production needs secrets");
         assert!(problems.to_string().contains("SECRET_KEY_BASE"));
+    }
+
+    #[test]
+    fn a_sentry_dsn_must_name_a_key_a_host_and_a_project() {
+        assert!(is_sentry_dsn("https://abc123@o1.ingest.sentry.io/4505"));
+        assert!(is_sentry_dsn("http://key@127.0.0.1:9000/1"));
+        assert!(!is_sentry_dsn("https://o1.ingest.sentry.io/4505"), "no key");
+        assert!(!is_sentry_dsn("https://key@o1.ingest.sentry.io/"), "no project");
+        assert!(!is_sentry_dsn("sentry.io"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let problems = Config::from_sources(
+            None,
+            &env(&[("EMAILGATOR__DATA_DIR", dir.path().to_str().expect("utf8")), ("SENTRY_DSN", "nope")]),
+        )
+        .expect_err("must refuse")
+        .to_string();
+        assert!(problems.contains("SENTRY_DSN must look like"), "{problems}");
+    }
+
+    #[test]
+    fn the_migration_url_must_be_postgresql() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_str().expect("utf8");
+        let problems = Config::from_sources(
+            None,
+            &env(&[("EMAILGATOR__DATA_DIR", data), ("DATABASE_MIGRATION_URL", "sqlite://other.db")]),
+        )
+        .expect_err("must refuse")
+        .to_string();
+        assert!(problems.contains("DATABASE_MIGRATION_URL must start with postgres://"), "{problems}");
+        let config = Config::from_sources(
+            None,
+            &env(&[("EMAILGATOR__DATA_DIR", data), ("DATABASE_MIGRATION_URL", "postgres://u:p@db:5432/eg")]),
+        )
+        .expect("valid");
+        assert_eq!(
+            config.database.migration_url.map(|u| u.expose_secret().to_owned()).as_deref(),
+            Some("postgres://u:p@db:5432/eg")
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ fn main() -> std::process::ExitCode {
         }
     };
     telemetry::init(&config.log);
+    // Lives until the process ends, so events still queued are sent on the way out.
+    let _error_reporting = telemetry::init_error_reporting(&config);
     match cli::run(cli, config) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -23,7 +23,7 @@ use crate::jobs::{JobContext, JobRegistry, Runner};
 use crate::services::gmail_tokens::GmailTokens;
 use crate::sorting::llm::LlmSorter;
 use crate::state::AppState;
-use crate::web::{csrf, headers, metrics, routes};
+use crate::web::{csrf, headers, metrics, request_id, routes};
 
 pub struct Application {
     /// Installed before anything starts, so a SIGTERM at any moment stops gracefully.
@@ -101,6 +101,7 @@ impl Application {
                 .wrap(headers::security_headers())
                 .wrap(Compress::default())
                 .wrap(from_fn(metrics::track))
+                .wrap(from_fn(request_id::track))
                 .wrap(request_log())
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
@@ -211,9 +212,9 @@ async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> 
     Err(crate::error::AppError::NotFound)
 }
 
-/// Logs one line per request with its status and duration.
+/// Logs one line per request with its status, duration and request id.
 fn request_log() -> actix_web::middleware::Logger {
-    actix_web::middleware::Logger::new("%r %s %Dms").log_target("emailgator::http")
+    actix_web::middleware::Logger::new("%r %s %Dms %{x-request-id}o").log_target("emailgator::http")
 }
 
 /// rustls needs one process-wide crypto provider: ring (FACTS.md: aws-lc-rs must not be linked).

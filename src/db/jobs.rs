@@ -388,6 +388,27 @@ pub fn count_finished_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryRes
         .load(conn)
 }
 
+/// (kind, count) of jobs that failed for good (discarded) since `since`.
+pub fn count_discarded_by_kind_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(String, i64)>> {
+    jobs::table
+        .filter(jobs::state.eq(JobState::Discarded.as_str()))
+        .filter(jobs::finished_at.ge(since))
+        .group_by(jobs::kind)
+        .select((jobs::kind, diesel::dsl::count_star()))
+        .order(jobs::kind.asc())
+        .load(conn)
+}
+
+/// (kind, count) of jobs whose last attempt failed and that wait for another.
+pub fn count_retryable_by_kind(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    jobs::table
+        .filter(jobs::state.eq(JobState::Retryable.as_str()))
+        .group_by(jobs::kind)
+        .select((jobs::kind, diesel::dsl::count_star()))
+        .order(jobs::kind.asc())
+        .load(conn)
+}
+
 pub fn count_in_state(conn: &mut DbConn, state: JobState) -> QueryResult<i64> {
     jobs::table.filter(jobs::state.eq(state.as_str())).count().get_result(conn)
 }

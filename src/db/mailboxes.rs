@@ -63,6 +63,25 @@ pub fn list_active(conn: &mut DbConn) -> QueryResult<Vec<Mailbox>> {
     mailboxes::table.filter(mailboxes::status.eq("active")).select(Mailbox::as_select()).load(conn)
 }
 
+/// (kind, last successful sync, created) of every active mailbox, for the sync-lag metric.
+pub fn list_sync_times_of_active(
+    conn: &mut DbConn,
+) -> QueryResult<Vec<(String, Option<NaiveDateTime>, NaiveDateTime)>> {
+    mailboxes::table
+        .filter(mailboxes::status.eq("active"))
+        .select((mailboxes::kind, mailboxes::last_synced_at, mailboxes::created_at))
+        .load(conn)
+}
+
+/// (kind, status, count) of all mailboxes.
+pub fn count_by_kind_and_status(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i64)>> {
+    mailboxes::table
+        .group_by((mailboxes::kind, mailboxes::status))
+        .select((mailboxes::kind, mailboxes::status, diesel::dsl::count_star()))
+        .order((mailboxes::kind.asc(), mailboxes::status.asc()))
+        .load(conn)
+}
+
 pub fn find_by_address(conn: &mut DbConn, user_id: &str, address: &str) -> QueryResult<Option<Mailbox>> {
     mailboxes::table
         .filter(mailboxes::user_id.eq(user_id))

@@ -98,3 +98,13 @@ pub fn reset_to_pending(conn: &mut DbConn, id: &str) -> QueryResult<usize> {
         .set(unsubscribe_attempts::status.eq("pending"))
         .execute(conn)
 }
+
+/// (method, status, count) of attempts that finished since `since`.
+pub fn count_finished_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<(String, String, i64)>> {
+    unsubscribe_attempts::table
+        .filter(unsubscribe_attempts::finished_at.ge(since))
+        .group_by((unsubscribe_attempts::method, unsubscribe_attempts::status))
+        .select((unsubscribe_attempts::method, unsubscribe_attempts::status, diesel::dsl::count_star()))
+        .order((unsubscribe_attempts::method.asc(), unsubscribe_attempts::status.asc()))
+        .load(conn)
+}

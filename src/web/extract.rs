@@ -54,7 +54,11 @@ async fn load(req: HttpRequest) -> Result<Option<SignedIn>, AppError> {
     };
     let policy = session_policy(&state);
     let now = state.now();
-    state.db(move |conn| auth::load_session(conn, &cookie, policy, now)).await
+    let signed_in = state.db(move |conn| auth::load_session(conn, &cookie, policy, now)).await?;
+    if let Some(signed_in) = &signed_in {
+        crate::telemetry::identify_user(&signed_in.user.id);
+    }
+    Ok(signed_in)
 }
 
 fn is_admin(req: &HttpRequest, signed_in: &SignedIn) -> bool {

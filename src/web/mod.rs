@@ -10,5 +10,6 @@ pub mod headers;
 pub mod layout;
 pub mod metrics;
 pub mod pages;
+pub mod request_id;
 pub mod routes;
 pub mod sidecar;

@@ -11,7 +11,7 @@ use crate::support::TestDb;
 const BINARY: &str = env!("CARGO_BIN_EXE_emailgator");
 
 /// The binary with a clean environment, so nothing from the developer's shell leaks in.
-fn emailgator(dir: &std::path::Path) -> Command {
+pub(crate) fn emailgator(dir: &std::path::Path) -> Command {
     let mut command = Command::new(BINARY);
     command.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     command

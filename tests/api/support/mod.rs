@@ -3,6 +3,7 @@
 pub mod app;
 pub mod database;
 pub mod fake_google;
+pub mod fake_sentry;
 pub mod fixture_pages;
 pub mod test_jobs;
 
