@@ -389,11 +389,18 @@ async fn unsubscribing_from_a_page_starts_one_attempt_shows_its_status_everywher
         diesel::update(db::schema::emails::table.find(id))
             .set((
                 db::schema::emails::list_id.eq(if authenticated { Some("digest.news.example") } else { None }),
-                db::schema::emails::from_address.eq(if authenticated { "news@news.example" } else { "odd@spam.example" }),
+                db::schema::emails::from_address.eq(if authenticated {
+                    "news@news.example"
+                } else {
+                    "odd@spam.example"
+                }),
                 db::schema::emails::list_unsubscribe_urls.eq(r#"["https://news.example/u/1"]"#),
                 db::schema::emails::is_one_click.eq(true),
-                db::schema::emails::auth_result
-                    .eq(if authenticated { Some("mx.example; dkim=pass header.d=news.example") } else { None }),
+                db::schema::emails::auth_result.eq(if authenticated {
+                    Some("mx.example; dkim=pass header.d=news.example")
+                } else {
+                    None
+                }),
             ))
             .execute(&mut *app.conn())
             .expect("make it a newsletter");
@@ -449,7 +456,10 @@ async fn unsubscribing_from_a_page_starts_one_attempt_shows_its_status_everywher
     let screenshot_url = format!("/unsubscribe/attempts/{}/screenshot", attempt.id);
     assert!(email_page.contains(&screenshot_url));
     let response = app.client.get(app.url(&screenshot_url)).send().await.expect("screenshot");
-    assert_eq!((response.status().as_u16(), response.headers()["content-type"].to_str().ok()), (200, Some("image/png")));
+    assert_eq!(
+        (response.status().as_u16(), response.headers()["content-type"].to_str().ok()),
+        (200, Some("image/png"))
+    );
 
     let (other, _) = app.other_browser("snoop@example.com").await;
     assert_eq!(other.get(app.url(&screenshot_url)).send().await.expect("get").status(), 404);
