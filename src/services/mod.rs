@@ -1,6 +1,7 @@
 //! Use cases: the one write path shared by pages, the API and jobs. Each function takes a
 //! connection, owns its transaction, checks ownership, and returns `AppError`.
 
+pub mod api_tokens;
 pub mod auth;
 pub mod bulk;
 pub mod categories;
