@@ -18,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/sign-out", web::post().to(auth::sign_out))
         .route("/auth/google", web::get().to(google::sign_in))
         .route("/auth/google/callback", web::get().to(google::callback))
+        .route("/mailboxes/connect", web::get().to(google::connect_page))
         .route("/mailboxes/connect", web::post().to(google::connect))
         .route("/mailboxes/{id}/sync", web::post().to(mailboxes::sync_now))
         .route("/mailboxes/{id}/disconnect", web::post().to(mailboxes::disconnect))

@@ -56,7 +56,20 @@ pub async fn disconnect(
         "remove" => true,
         _ => return Err(AppError::invalid("emails", "choose whether to keep or remove the emails")),
     };
-    let (user_id, mailbox_id, now) = (user.0.user.id.clone(), path.into_inner(), state.now());
+    disconnect_account(&state, user.0.user.id.clone(), path.into_inner(), is_removing_emails).await?;
+    Ok(back_home())
+}
+
+/// Disconnects the user's mailbox: revokes the grant at Google (a failure is noted on the mailbox,
+/// not fatal), deletes the tokens, and keeps or removes the emails. The one recipe behind the
+/// dashboard's Disconnect and the API's `disconnectAccount`.
+pub async fn disconnect_account(
+    state: &AppState,
+    user_id: String,
+    mailbox_id: String,
+    is_removing_emails: bool,
+) -> Result<(), AppError> {
+    let now = state.now();
     let (keyring, owner, id) = (state.keyring.clone(), user_id.clone(), mailbox_id.clone());
     let (mailbox, tokens) = state
         .db(move |conn| {
@@ -88,7 +101,7 @@ pub async fn disconnect(
         })
         .await?;
     tracing::info!(mailbox_id = mailbox.id, is_removing_emails, "mailbox disconnected");
-    Ok(back_home())
+    Ok(())
 }
 
 /// `POST /demo`: the sample mailbox for the signed-in user, offered on an empty dashboard in local
