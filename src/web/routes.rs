@@ -5,7 +5,7 @@ use actix_web::web;
 use super::pages::{
     admin_jobs, ai, auth, categories, emails, google, health, home, mailboxes, review, trash, try_category,
 };
-use super::{assets, metrics};
+use super::{assets, graphql, metrics};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::show))
@@ -42,5 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/emails/delete", web::post().to(trash::delete))
         .route("/emails/restore", web::post().to(trash::restore))
         .route("/admin/jobs", web::get().to(admin_jobs::show))
-        .route("/admin/jobs/{id}/{action}", web::post().to(admin_jobs::act));
+        .route("/admin/jobs/{id}/{action}", web::post().to(admin_jobs::act))
+        .route("/api/graphql", web::post().to(graphql::post))
+        .route("/api/graphql", web::get().to(graphql::get))
+        .route("/api/graphiql", web::get().to(graphql::graphiql));
 }

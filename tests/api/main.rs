@@ -11,6 +11,7 @@ mod demo;
 mod fake_google;
 mod gmail_sync;
 mod google_accounts;
+mod graphql;
 mod jobs_concurrency;
 mod jobs_crash;
 mod jobs_queue;

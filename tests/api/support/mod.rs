@@ -3,6 +3,7 @@
 pub mod app;
 pub mod database;
 pub mod fake_google;
+pub mod query_count;
 pub mod test_jobs;
 
 pub use app::TestApp;
