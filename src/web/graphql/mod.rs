@@ -16,6 +16,7 @@ mod mutation;
 mod query;
 mod scalars;
 mod schema;
+mod unsubscribe;
 mod users;
 
 use actix_web::http::{StatusCode, header};

@@ -8,6 +8,7 @@ use super::bulk::{self, AllInCategory, BulkResult};
 use super::categories::{self, CategoryNode, DeletedCategory};
 use super::context::Context;
 use super::mailboxes::{self, DisconnectedAccount, PollingStatus};
+use super::unsubscribe::{self, UnsubscribeResult};
 use crate::error::AppError;
 
 pub struct Mutation;
@@ -73,6 +74,17 @@ impl Mutation {
         all_in_category: Option<AllInCategory>,
     ) -> Result<BulkResult, AppError> {
         bulk::mark_reviewed(ctx, ids, all_in_category).await
+    }
+
+    /// Unsubscribes from the senders of the selected emails: one attempt per subscription (List-Id,
+    /// else sender). Unverified (no DKIM pass) or spam mail is skipped unless `insist`.
+    async fn unsubscribe_emails(
+        ctx: &Context,
+        ids: Option<Vec<ID>>,
+        all_in_category: Option<AllInCategory>,
+        #[graphql(default = false)] insist: bool,
+    ) -> Result<UnsubscribeResult, AppError> {
+        unsubscribe::request(ctx, ids, all_in_category, insist).await
     }
 
     /// "Sync now": asks the account for new mail unless a sync is already waiting or running.

@@ -11,6 +11,7 @@ use super::categories::{self, CategoryNode, CategoryPreview};
 use super::context::Context;
 use super::emails::{self, EmailConnection, EmailNode};
 use super::mailboxes::{self, AccountNode, PollingStatus};
+use super::unsubscribe::{self, Subscription, UnsubscribeAttempt};
 use super::users::Me;
 use crate::error::AppError;
 
@@ -64,6 +65,17 @@ impl Query {
     /// One email, also a deleted one (for its undo).
     async fn email(ctx: &Context, id: ID) -> Result<Option<EmailNode>, AppError> {
         emails::find(ctx, id).await
+    }
+
+    /// Every sender and list the user got bulk mail from in the last 30 days, busiest first, with
+    /// what unsubscribing did.
+    async fn subscriptions(ctx: &Context) -> Result<Vec<Subscription>, AppError> {
+        unsubscribe::subscriptions(ctx).await
+    }
+
+    /// The unsubscribe attempts made from one of the user's emails, newest first.
+    async fn unsubscribe_attempts(ctx: &Context, email_id: ID) -> Result<Vec<UnsubscribeAttempt>, AppError> {
+        unsubscribe::attempts(ctx, email_id).await
     }
 
     /// Emails no sorter was sure about, newest first (`first`: 1–200); they wait in the inbox for a
