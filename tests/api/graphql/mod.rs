@@ -9,6 +9,7 @@ mod mutations;
 mod ownership;
 mod queries;
 mod schema;
+mod unsubscribe;
 
 use chrono::{Duration, NaiveDateTime};
 use emailgator::db::{self, emails::Email};
