@@ -9,6 +9,7 @@ mod cron;
 mod csrf;
 mod demo;
 mod deploy_files;
+mod e2e_browser;
 mod error_reporting;
 mod fake_google;
 mod gmail_sync;
