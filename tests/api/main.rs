@@ -21,6 +21,7 @@ mod jobs_shutdown;
 mod mail_import;
 mod metrics;
 mod mime_corpus;
+mod page_snapshots;
 mod pages;
 mod production_start;
 mod schema;
