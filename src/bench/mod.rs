@@ -3,6 +3,7 @@
 //! `bench unsubscribe` measures the unsubscribe agent on the fixture pages in real chromium.
 
 pub mod fixture_pages;
+mod pages;
 mod unsubscribe;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,16 @@ pub enum BenchCommand {
     /// The sorters on the labelled evaluation set: local accuracy and macro-F1 (zero-shot and after
     /// learning 20 %), local speed, and the hybrid pipeline's AI cost against the fake server.
     Sorting,
+    /// Server-side latency (p50/p99) of every signed-in page for one user with many emails.
+    Pages {
+        #[arg(long, default_value_t = 100_000)]
+        emails: usize,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// The database to use; a fresh temporary SQLite file when omitted.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Start-to-healthy time and idle resident memory of `emailgator serve`.
     Serve {
         #[arg(long, default_value_t = 5)]
@@ -82,6 +93,9 @@ pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
     match command {
         BenchCommand::Jobs { count, workers, database_url } => bench_jobs(config, count, workers, database_url).await,
         BenchCommand::Import { count, database_url } => bench_import(config, count, database_url).await,
+        BenchCommand::Pages { emails, requests, database_url } => {
+            pages::run(config, emails, requests, database_url).await
+        }
         BenchCommand::Sorting => crate::sorting::evaluation::run().await,
         BenchCommand::Serve { runs } => tokio::task::spawn_blocking(move || bench_serve(runs)).await?,
         BenchCommand::Unsubscribe { attempts, browsers } => unsubscribe::run(config, attempts, browsers).await,

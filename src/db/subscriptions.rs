@@ -124,3 +124,26 @@ pub fn count_recent_emails(
     };
     query.count().get_result(conn)
 }
+
+/// One bulk email, as the subscriptions page counts it: (List-Id, sender address, sender name, email id).
+pub type BulkMail = (Option<String>, Option<String>, Option<String>, String);
+
+/// The List-Id, sender and id of the user's bulk mail since
+/// `since`: mail with a List-Id or unsubscribe links, newest first, at most `limit` rows.
+pub fn bulk_mail_since(
+    conn: &mut DbConn,
+    user_id: &str,
+    since: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<BulkMail>> {
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::listed_at.ge(since))
+        .filter(emails::trashed_at.is_null())
+        .filter(emails::list_id.is_not_null().or(emails::list_unsubscribe_urls.ne("[]")))
+        .order((emails::listed_at.desc(), emails::id.desc()))
+        .limit(limit)
+        .select((emails::list_id, emails::from_address, emails::from_name, emails::id))
+        .load(conn)
+}

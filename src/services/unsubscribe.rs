@@ -456,3 +456,67 @@ pub fn note_arrivals(
     }
     Ok(flagged)
 }
+
+/// One sender or list the user gets bulk mail from, for the subscriptions page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkSender {
+    pub key: String,
+    pub display_name: String,
+    /// Emails in the last 30 days.
+    pub recent_emails: i64,
+    /// The newest of them (the unsubscribe button acts on it).
+    pub newest_email_id: String,
+    /// What the user did about it, if anything.
+    pub subscription: Option<SubscriptionView>,
+}
+
+/// Every sender or list the user got bulk mail from in the last 30 days (mail with a List-Id or
+/// unsubscribe links), busiest first, with what was done about each; plus subscriptions left
+/// earlier that sent nothing since.
+pub fn bulk_senders(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<Vec<BulkSender>, AppError> {
+    use std::collections::HashMap;
+    /// Enough for a glance at a very busy mailbox; older rows only add to counts already shown.
+    const SCAN_LIMIT: i64 = 20_000;
+    let mut senders: Vec<BulkSender> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (list_id, from_address, from_name, email_id) in
+        db::subscriptions::bulk_mail_since(conn, user_id, now - VOLUME_WINDOW, SCAN_LIMIT)?
+    {
+        let Some(key) = crate::domain::unsubscribe::subscription_key(list_id.as_deref(), from_address.as_deref())
+        else {
+            continue;
+        };
+        match index.get(&key) {
+            Some(&at) => senders[at].recent_emails += 1,
+            None => {
+                index.insert(key.clone(), senders.len());
+                let display_name = from_name
+                    .filter(|n| !n.trim().is_empty())
+                    .or(list_id)
+                    .or(from_address)
+                    .unwrap_or_else(|| key.clone());
+                senders.push(BulkSender {
+                    key,
+                    display_name,
+                    recent_emails: 1,
+                    newest_email_id: email_id,
+                    subscription: None,
+                });
+            }
+        }
+    }
+    for view in subscriptions(conn, user_id, now)? {
+        match index.get(&view.key) {
+            Some(&at) => senders[at].subscription = Some(view),
+            None => senders.push(BulkSender {
+                key: view.key.clone(),
+                display_name: view.display_name.clone(),
+                recent_emails: view.recent_emails,
+                newest_email_id: String::new(),
+                subscription: Some(view),
+            }),
+        }
+    }
+    senders.sort_by(|a, b| b.recent_emails.cmp(&a.recent_emails).then_with(|| a.display_name.cmp(&b.display_name)));
+    Ok(senders)
+}

@@ -3,8 +3,8 @@
 use actix_web::web;
 
 use super::pages::{
-    admin_jobs, admin_overview, ai, auth, categories, emails, google, health, home, mailboxes, review, settings, trash,
-    try_category,
+    admin_jobs, admin_overview, ai, auth, categories, emails, google, health, home, mailboxes, review, settings,
+    subscriptions, trash, try_category,
 };
 use super::{assets, metrics};
 
@@ -39,6 +39,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/emails/bulk", web::post().to(emails::bulk))
         .route("/emails/{id}", web::get().to(emails::show))
         .route("/emails/{id}/content", web::get().to(emails::content))
+        .route("/unsubscribe/attempts/{id}/screenshot", web::get().to(emails::screenshot))
+        .route("/subscriptions", web::get().to(subscriptions::show))
+        .route("/subscriptions/{id}/trash-when-ignored", web::post().to(subscriptions::set_trash_when_ignored))
         .route("/review", web::get().to(review::show))
         .route("/emails/assign", web::post().to(review::assign))
         .route("/trash", web::get().to(trash::show))

@@ -378,3 +378,91 @@ async fn admins_see_users_and_mailboxes_and_others_are_refused() {
     let status = anonymous.get(app.url("/admin")).send().await.expect("get").status();
     assert!(status == 401 || status == 303, "{status}");
 }
+
+#[tokio::test]
+async fn unsubscribing_from_a_page_starts_one_attempt_shows_its_status_everywhere_and_skips_unverified_mail() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let category = category_named(&app, &user_id, "Newsletters");
+    let ids = seed(&app, &mailbox_id, &category.id, 3, "Weekly digest");
+    for (n, id) in ids.iter().enumerate() {
+        let authenticated = n < 2;
+        diesel::update(db::schema::emails::table.find(id))
+            .set((
+                db::schema::emails::list_id.eq(if authenticated { Some("digest.news.example") } else { None }),
+                db::schema::emails::from_address.eq(if authenticated {
+                    "news@news.example"
+                } else {
+                    "odd@spam.example"
+                }),
+                db::schema::emails::list_unsubscribe_urls.eq(r#"["https://news.example/u/1"]"#),
+                db::schema::emails::is_one_click.eq(true),
+                db::schema::emails::auth_result.eq(if authenticated {
+                    Some("mx.example; dkim=pass header.d=news.example")
+                } else {
+                    None
+                }),
+            ))
+            .execute(&mut *app.conn())
+            .expect("make it a newsletter");
+    }
+    let csrf = app.csrf_token().await;
+    let back = format!("/categories/{}", category.id);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("action", "unsubscribe"),
+        ("ids", ids[0].as_str()),
+        ("ids", ids[1].as_str()),
+        ("ids", ids[2].as_str()),
+        ("back", back.as_str()),
+    ];
+    let response = app.post_form("/emails/bulk", &fields).await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().expect("location").to_owned();
+    assert!(location.ends_with("done=unsubscribe&count=1&skipped=1"), "one list, one unverified sender: {location}");
+    let page = get(&app, &location).await.1;
+    assert!(page.contains("Unsubscribing from 1 sender") && page.contains("1 email(s) were left alone"), "{page}");
+    assert!(page.contains("unsubscribe pending"), "the rows carry the status: {page}");
+
+    let email_page = get(&app, &format!("/emails/{}", ids[0])).await.1;
+    assert!(email_page.contains("id=\"unsubscribe-history\"") && email_page.contains("unsubscribe pending"));
+    let subscriptions = get(&app, "/subscriptions").await.1;
+    assert!(subscriptions.contains("list:digest.news.example") && subscriptions.contains("unsubscribe pending"));
+    assert!(subscriptions.contains("from:odd@spam.example"), "every bulk sender is listed: {subscriptions}");
+
+    // The attempt finishes (as the agent would record it), with a screenshot.
+    let attempt = db::unsubscribe_attempts::list_for_email(&mut app.conn(), &user_id, &ids[0])
+        .expect("attempts")
+        .into_iter()
+        .chain(db::unsubscribe_attempts::list_for_email(&mut app.conn(), &user_id, &ids[1]).expect("attempts"))
+        .next()
+        .expect("one attempt");
+    let folder = app.state.config.unsubscribe.screenshot_dir.clone();
+    std::fs::create_dir_all(&folder).expect("folder");
+    let shot = folder.join("final.png");
+    std::fs::write(&shot, b"\x89PNG\r\n\x1a\nfake").expect("png");
+    let finished = db::unsubscribe_attempts::Finished {
+        method: "one_click".into(),
+        url: Some("https://news.example/u/1".into()),
+        status: "succeeded".into(),
+        reason: Some("the sender answered 200 to the one-click POST".into()),
+        steps: "[]".into(),
+        screenshot_path: Some(shot.to_string_lossy().into_owned()),
+        finished_at: Some(app.now()),
+    };
+    db::unsubscribe_attempts::finish(&mut app.conn(), &attempt.id, &finished).expect("finish");
+    let email_id = attempt.email_id.clone().expect("email");
+    let email_page = get(&app, &format!("/emails/{email_id}")).await.1;
+    assert!(email_page.contains("the sender answered 200 to the one-click POST"), "{email_page}");
+    let screenshot_url = format!("/unsubscribe/attempts/{}/screenshot", attempt.id);
+    assert!(email_page.contains(&screenshot_url));
+    let response = app.client.get(app.url(&screenshot_url)).send().await.expect("screenshot");
+    assert_eq!(
+        (response.status().as_u16(), response.headers()["content-type"].to_str().ok()),
+        (200, Some("image/png"))
+    );
+
+    let (other, _) = app.other_browser("snoop@example.com").await;
+    assert_eq!(other.get(app.url(&screenshot_url)).send().await.expect("get").status(), 404);
+    let theirs = other.get(app.url("/subscriptions")).send().await.expect("get").text().await.expect("body");
+    assert!(!theirs.contains("digest.news.example"), "subscriptions are per user");
+}

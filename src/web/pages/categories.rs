@@ -7,7 +7,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::db::emails::ListFilter;
+use std::collections::HashMap;
+
+use crate::db::emails::{Email, ListFilter};
+use crate::domain::unsubscribe::subscription_key;
 use crate::error::AppError;
 use crate::services::categories::{self, CategoryInput, EmailsGoTo};
 use crate::services::emails::{self, DEFAULT_PAGE_SIZE};
@@ -17,6 +20,7 @@ use crate::web::csrf;
 use crate::web::extract::CurrentUser;
 use crate::web::form::FormPairs;
 use crate::web::layout::Layout;
+use crate::web::pages::subscriptions::status_words;
 
 pub struct Choice {
     pub id: String,
@@ -33,7 +37,7 @@ pub struct EmailRow {
     pub account: String,
     pub source: &'static str,
     pub confidence: String,
-    pub badges: Vec<(&'static str, bool)>,
+    pub badges: Vec<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -61,6 +65,22 @@ pub struct Notice {
     pub undo_deleted_at: Option<String>,
 }
 
+/// What an unsubscribe request started, in words.
+pub fn unsubscribe_notice(started: usize, skipped: usize) -> String {
+    let mut text = match started {
+        0 => "No unsubscribe was started.".to_owned(),
+        1 => "Unsubscribing from 1 sender; its status shows on the email and under Subscriptions.".to_owned(),
+        n => format!("Unsubscribing from {n} senders; their status shows on the emails and under Subscriptions."),
+    };
+    if skipped > 0 {
+        text.push_str(&format!(
+            " {skipped} email(s) were left alone: unauthenticated or spam mail (unsubscribing could confirm your \
+             address to a spammer; tick “even if unverified” to insist), or nothing to unsubscribe from."
+        ));
+    }
+    text
+}
+
 #[derive(Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
@@ -75,6 +95,8 @@ pub struct ListQuery {
     count: String,
     #[serde(default)]
     at: String,
+    #[serde(default)]
+    skipped: String,
 }
 
 impl ListQuery {
@@ -85,18 +107,36 @@ impl ListQuery {
         }
     }
 
-    fn notice(&self) -> Option<Notice> {
+    pub fn notice(&self) -> Option<Notice> {
         let count: usize = self.count.parse().ok()?;
         let emails = if count == 1 { "1 email".to_owned() } else { format!("{count} emails") };
         let (text, undo) = match self.done.as_str() {
             "deleted" => (format!("{emails} moved to Trash."), Some(self.at.clone()).filter(|a| !a.is_empty())),
             "moved" => (format!("{emails} moved."), None),
             "reviewed" => (format!("{emails} marked reviewed; the sorter learned from them."), None),
-            "unsubscribe" => (format!("Unsubscribing from {count} sender(s); the status follows below."), None),
+            "unsubscribe" => (unsubscribe_notice(count, self.skipped.parse().unwrap_or(0)), None),
             _ => return None,
         };
         Some(Notice { text, undo_deleted_at: undo })
     }
+}
+
+/// The badges of a row: what unsubscribing from its sender did, and whether it is still in the inbox.
+fn badges(email: &Email, statuses: &HashMap<String, String>) -> Vec<String> {
+    let key = subscription_key(email.list_id.as_deref(), email.from_address.as_deref());
+    let mut badges: Vec<String> = key
+        .and_then(|k| statuses.get(&k))
+        .filter(|s| s.as_str() != "subscribed")
+        .map(|s| status_words(s))
+        .into_iter()
+        .collect();
+    if email.is_after_unsubscribe {
+        badges.push("arrived after unsubscribe".into());
+    }
+    if email.archived_at.is_none() {
+        badges.push("still in inbox".into());
+    }
+    badges
 }
 
 pub async fn show(
@@ -107,13 +147,19 @@ pub async fn show(
 ) -> Result<CategoryPage, AppError> {
     let (user_id, category_id, filter) = (user.0.user.id.clone(), path.into_inner(), query.filter());
     let after = query.after.clone();
-    let (page, all_categories, mailboxes) = state
+    let (page, all_categories, mailboxes, statuses) = state
         .db(move |conn| {
             let page = emails::list_category(conn, &user_id, &category_id, &filter, Some(&after), DEFAULT_PAGE_SIZE)?;
+            // One query for the page's unsubscribe badges, not one per email.
+            let statuses: HashMap<String, String> = crate::db::subscriptions::list_for_user(conn, &user_id)?
+                .into_iter()
+                .map(|s| (s.subscription_key, s.status))
+                .collect();
             Ok((
                 page,
                 crate::db::categories::list_for_user(conn, &user_id)?,
                 crate::db::mailboxes::list_for_user(conn, &user_id)?,
+                statuses,
             ))
         })
         .await?;
@@ -130,10 +176,7 @@ pub async fn show(
             account: page.accounts.get(&e.mailbox_id).cloned().unwrap_or_default(),
             source: describe_source(e.sort_source.as_deref()),
             confidence: e.confidence.map(|c| format!("{:.0}%", c * 100.0)).unwrap_or_default(),
-            badges: vec![
-                ("arrived after unsubscribe", e.is_after_unsubscribe),
-                ("still in inbox", e.archived_at.is_none()),
-            ],
+            badges: badges(e, &statuses),
         })
         .collect();
     Ok(CategoryPage {

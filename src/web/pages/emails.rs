@@ -9,13 +9,15 @@ use serde::Deserialize;
 use crate::db::emails::ListFilter;
 use crate::error::AppError;
 use crate::services::emails::{self, Selection};
+use crate::services::unsubscribe::{self, AttemptView, SkipReason};
 use crate::services::{bulk, sorting};
 use crate::state::AppState;
 use crate::web::csrf;
 use crate::web::extract::CurrentUser;
 use crate::web::form::FormPairs;
 use crate::web::layout::Layout;
-use crate::web::pages::categories::{Choice, see_other};
+use crate::web::pages::categories::{Choice, ListQuery, Notice, see_other};
+use crate::web::pages::subscriptions::status_words;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "pages/emails/show.html")]
@@ -40,18 +42,52 @@ pub struct EmailPage {
     problems: String,
     moves: Vec<Choice>,
     back: String,
+    attempts: Vec<AttemptRow>,
+    notice: Option<Notice>,
+}
+
+/// One unsubscribe attempt on the email page.
+pub struct AttemptRow {
+    pub status: String,
+    pub is_final: bool,
+    pub is_warning: bool,
+    pub method: String,
+    pub url: String,
+    pub reason: String,
+    pub steps: Vec<String>,
+    pub screenshot_url: Option<String>,
+    pub when: String,
+}
+
+impl From<AttemptView> for AttemptRow {
+    fn from(a: AttemptView) -> Self {
+        let status = a.status.as_str();
+        AttemptRow {
+            status: status_words(status),
+            is_final: !matches!(status, "pending" | "running"),
+            is_warning: matches!(status, "failed" | "needs_manual" | "blocked"),
+            method: a.method.map(|m| m.as_str().replace('_', " ")).unwrap_or_default(),
+            url: a.url.unwrap_or_default(),
+            reason: a.reason.unwrap_or_default(),
+            steps: a.steps.iter().map(|s| format!("{:>6} ms  {}: {}", s.at_ms, s.action, s.detail)).collect(),
+            screenshot_url: a.screenshot_path.map(|_| format!("/unsubscribe/attempts/{}/screenshot", a.id)),
+            when: a.finished_at.unwrap_or(a.created_at).format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
 }
 
 pub async fn show(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
+    query: web::Query<ListQuery>,
 ) -> Result<EmailPage, AppError> {
     let (user_id, id) = (user.0.user.id.clone(), path.into_inner());
-    let ((email, mailbox), categories) = state
+    let ((email, mailbox), categories, attempts) = state
         .db(move |conn| {
             let found = emails::find_owned(conn, &user_id, &id)?;
-            Ok((found, crate::db::categories::list_for_user(conn, &user_id)?))
+            let attempts = unsubscribe::attempts_for_email(conn, &user_id, &id)?;
+            Ok((found, crate::db::categories::list_for_user(conn, &user_id)?, attempts))
         })
         .await?;
     let category = email.category_id.as_ref().and_then(|id| categories.iter().find(|c| &c.id == id)).map(|c| Choice {
@@ -84,6 +120,8 @@ pub async fn show(
             .collect(),
         category,
         back,
+        attempts: attempts.into_iter().map(AttemptRow::from).collect(),
+        notice: query.notice(),
         id: email.id,
     })
 }
@@ -131,6 +169,28 @@ pub async fn bulk(
     csrf::verify(&user.0.session, form.csrf())?;
     let selection = selection(&form);
     let (user_id, now, threshold) = (user.0.user.id.clone(), state.now(), state.config.sorting.sender_memory_threshold);
+    let back = form.back_or("/");
+    let separator = if back.contains('?') { '&' } else { '?' };
+    if form.value("action") == "unsubscribe" {
+        let insist = form.value("insist") == "1";
+        let (started, skipped) = state
+            .db(move |conn| {
+                let ids = emails::resolve(conn, &user_id, &selection)?;
+                if ids.is_empty() {
+                    return Err(AppError::invalid("ids", "select at least one email"));
+                }
+                let (mut started, mut skipped) = (0, 0);
+                for chunk in ids.chunks(emails::ACTION_CHUNK) {
+                    let summary = unsubscribe::request(conn, &user_id, chunk, insist, now)?;
+                    started += summary.started.len();
+                    // Emails of a subscription already started (by this request too) are not news.
+                    skipped += summary.skipped.iter().filter(|(_, why)| *why != SkipReason::AlreadyInProgress).count();
+                }
+                Ok((started, skipped))
+            })
+            .await?;
+        return Ok(see_other(&format!("{back}{separator}done=unsubscribe&count={started}&skipped={skipped}")));
+    }
     let action = form.value("action").to_owned();
     let target = form.value("target").to_owned();
     let outcome = state
@@ -138,7 +198,7 @@ pub async fn bulk(
             "delete" => bulk::delete(conn, &user_id, &selection, now),
             "move" => bulk::move_to(conn, &user_id, &selection, &target, threshold, now),
             "reviewed" => bulk::mark_reviewed(conn, &user_id, &selection, threshold, now),
-            _ => Err(AppError::invalid("action", "choose Delete, Move or Mark reviewed")),
+            _ => Err(AppError::invalid("action", "choose Delete, Unsubscribe, Move or Mark reviewed")),
         })
         .await?;
     let done = match form.value("action") {
@@ -146,8 +206,6 @@ pub async fn bulk(
         "move" => "done=moved".to_owned(),
         _ => "done=reviewed".to_owned(),
     };
-    let back = form.back_or("/");
-    let separator = if back.contains('?') { '&' } else { '?' };
     Ok(see_other(&format!("{back}{separator}{done}&count={}", outcome.changed)))
 }
 
@@ -161,4 +219,32 @@ fn selection(form: &FormPairs) -> Selection {
     } else {
         Selection::Ids(form.values("ids"))
     }
+}
+
+/// `GET /unsubscribe/attempts/{id}/screenshot`: the final page of one of the user's attempts. Only
+/// files inside the screenshot folder are served.
+pub async fn screenshot(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (user_id, id) = (user.0.user.id.clone(), path.into_inner());
+    let attempt = state
+        .db(move |conn| Ok(crate::db::unsubscribe_attempts::find(conn, &id)?.filter(|a| a.user_id == user_id)))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let folder = &state.config.unsubscribe.screenshot_dir;
+    let file = attempt.screenshot_path.map(std::path::PathBuf::from).ok_or(AppError::NotFound)?;
+    let is_inside = match (file.canonicalize(), folder.canonicalize()) {
+        (Ok(file), Ok(folder)) => file.starts_with(folder),
+        _ => false,
+    };
+    if !is_inside {
+        return Err(AppError::NotFound);
+    }
+    let bytes = tokio::fs::read(&file).await.map_err(|_| AppError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header(("Cache-Control", "private, max-age=3600"))
+        .body(bytes))
 }

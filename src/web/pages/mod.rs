@@ -12,5 +12,6 @@ pub mod home;
 pub mod mailboxes;
 pub mod review;
 pub mod settings;
+pub mod subscriptions;
 pub mod trash;
 pub mod try_category;

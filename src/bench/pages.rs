@@ -1,0 +1,209 @@
+//! `emailgator bench pages`: server-side latency of every signed-in page for one user with many
+//! emails (100,000 by default), through the real server on loopback, one request at a time.
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::db::categories::Category;
+use crate::db::emails::{Email, ListPosition};
+use crate::db::mailboxes::Mailbox;
+use crate::db::{self, DbConn};
+use crate::domain::EmailAddress;
+use crate::jobs::JobRegistry;
+use crate::services::{auth, emails::encode_cursor};
+use crate::startup::Application;
+
+const CATEGORIES: usize = 8;
+
+/// What the benchmark needs to know about the data it wrote.
+struct Seeded {
+    user_id: String,
+    mailbox_id: String,
+    category_id: String,
+    email_id: String,
+    deep_cursor: String,
+}
+
+pub async fn run(
+    mut config: Config,
+    count: usize,
+    requests: usize,
+    database_url: Option<String>,
+) -> anyhow::Result<()> {
+    let temp = super::tempfile_dir()?;
+    config.database.url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", temp.display())).into();
+    config.data_dir = temp.clone();
+    config.server.host = "127.0.0.1".into();
+    config.server.port = 0;
+    config.cron.is_enabled = false;
+    let app = Application::build(config, JobRegistry::standard()).await?;
+    let (state, port) = (app.state().clone(), app.port());
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+
+    let started = Instant::now();
+    let pool = state.pool.clone();
+    let seeded = tokio::task::spawn_blocking(move || -> anyhow::Result<Seeded> {
+        let mut conn = pool.get()?;
+        seed(&mut conn, count, SystemClock.now())
+    })
+    .await??;
+    println!("seeded {count} emails in {:.1} s", started.elapsed().as_secs_f64());
+
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
+    let token = {
+        let mut conn = state.pool.get()?;
+        auth::create_login_token(&mut conn, &seeded.user_id, Duration::from_secs(60), SystemClock.now())?
+    };
+    let signed_in = client.post(format!("{base}/auth/local")).form(&[("token", token)]).send().await?;
+    anyhow::ensure!(signed_in.status().as_u16() == 303, "sign-in failed: {}", signed_in.status());
+
+    let (category, email) = (&seeded.category_id, &seeded.email_id);
+    let pages = [
+        ("dashboard", "/".to_owned()),
+        ("category, first page", format!("/categories/{category}")),
+        ("category, page 100", format!("/categories/{category}?after={}", seeded.deep_cursor)),
+        ("category, text filter", format!("/categories/{category}?q=invoice+77")),
+        ("category, account filter", format!("/categories/{category}?account={}", seeded.mailbox_id)),
+        ("email", format!("/emails/{email}")),
+        ("email content frame", format!("/emails/{email}/content")),
+        ("needs review", "/review".to_owned()),
+        ("subscriptions", "/subscriptions".to_owned()),
+        ("deleted", "/trash".to_owned()),
+        ("settings", "/settings".to_owned()),
+        ("AI settings", "/settings/ai".to_owned()),
+        ("admin", "/admin".to_owned()),
+        ("admin jobs", "/admin/jobs".to_owned()),
+    ];
+    println!("\n{count} emails for one user, {requests} sequential requests per page after 10 warm-up requests\n");
+    println!("| page | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|");
+    for (name, path) in pages {
+        let url = format!("{base}{path}");
+        for _ in 0..10 {
+            client.get(&url).send().await?.bytes().await?;
+        }
+        let mut times = Vec::with_capacity(requests);
+        for _ in 0..requests {
+            let at = Instant::now();
+            let response = client.get(&url).send().await?;
+            anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
+            response.bytes().await?;
+            times.push(at.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+        println!("| {name} | {:.2} | {:.2} | {:.2} |", at(0.5), at(0.99), at(1.0));
+    }
+    shutdown.cancel();
+    server.await??;
+    let _ = std::fs::remove_dir_all(&temp);
+    Ok(())
+}
+
+/// One user, two mailboxes, eight categories and `count` sorted emails spread over them, newest
+/// first, with a newsletter in every tenth and one in a hundred waiting for review.
+fn seed(conn: &mut DbConn, count: usize, now: NaiveDateTime) -> anyhow::Result<Seeded> {
+    let owner = EmailAddress::parse("owner@localhost").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let user = auth::ensure_local_owner(conn, &owner, now)?;
+    let mailboxes: Vec<Mailbox> = (0..2)
+        .map(|n| Mailbox {
+            id: db::new_id(),
+            user_id: user.id.clone(),
+            kind: "maildir".into(),
+            address: format!("maildir:/bench/{n}"),
+            encrypted_access_token: None,
+            encrypted_refresh_token: None,
+            token_key_id: None,
+            token_expires_at: None,
+            granted_scopes: String::new(),
+            sync_cursor: None,
+            status: "active".into(),
+            rate_limited_until: None,
+            last_synced_at: Some(now),
+            last_error: None,
+            backfill_days: 7,
+            created_at: now,
+            updated_at: now,
+            maildir_path: Some(format!("/nonexistent/bench/{n}")),
+        })
+        .collect();
+    for mailbox in &mailboxes {
+        db::mailboxes::insert(conn, mailbox)?;
+    }
+    let names = ["Newsletters", "Receipts", "Travel", "Work", "Family", "Promotions", "Social", "Bills"];
+    let categories: Vec<Category> = names
+        .iter()
+        .enumerate()
+        .map(|(n, name)| Category {
+            id: db::new_id(),
+            user_id: user.id.clone(),
+            name: (*name).to_owned(),
+            name_key: name.to_lowercase(),
+            description: format!("Everything about {name}"),
+            position: i64::try_from(n).unwrap_or(0),
+            gmail_label_ids: "{}".into(),
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    for category in &categories {
+        db::categories::insert(conn, category)?;
+    }
+    let (mut first_email, mut deep) = (None, None);
+    for chunk in (0..count).collect::<Vec<_>>().chunks(2_000) {
+        db::transaction(conn, |conn| {
+            for &i in chunk {
+                let at = now - chrono::Duration::seconds(i64::try_from(i).unwrap_or(0) * 30);
+                let mailbox = &mailboxes[i % 2];
+                let is_review = i % 100 == 99;
+                let category = &categories[i % CATEGORIES];
+                let email = Email {
+                    subject: format!("Invoice {i} for your order"),
+                    from_name: Some(format!("Sender {}", i % 500)),
+                    from_address: Some(format!("sender{}@shop{}.example", i % 500, i % 50)),
+                    summary: Some(format!("Your invoice {i} is ready; the total is {} euros.", i % 300)),
+                    text_body: Some(format!("Hello,\n\nyour invoice {i} is attached.\n\nThanks")),
+                    sanitized_html: Some(format!("<p>Hello,</p><p>your invoice <b>{i}</b> is attached.</p>")),
+                    list_id: (i % 10 == 0).then(|| format!("list{}.shop.example", i % 40)),
+                    list_unsubscribe_urls: if i % 10 == 0 {
+                        r#"["https://shop.example/u"]"#.into()
+                    } else {
+                        "[]".into()
+                    },
+                    state: if is_review { "needs_review".into() } else { "archived".into() },
+                    category_id: (!is_review).then(|| category.id.clone()),
+                    sort_source: Some("local".into()),
+                    confidence: Some(0.8),
+                    sent_at: Some(at),
+                    received_at: Some(at),
+                    listed_at: at,
+                    archived_at: (!is_review).then_some(at),
+                    ..db::emails::discovered(&mailbox.id, &format!("bench-{i}"), at)
+                };
+                db::emails::insert(conn, &email)?;
+                if i == 0 {
+                    first_email = Some(email.id.clone());
+                }
+                // The 5,000th email of the first category starts its page 100.
+                if i == 5_000 * CATEGORIES {
+                    deep = Some(ListPosition { listed_at: email.listed_at, id: email.id.clone() });
+                }
+            }
+            db::QueryResult::Ok(())
+        })?;
+    }
+    let email_id = first_email.ok_or_else(|| anyhow::anyhow!("no emails seeded"))?;
+    let deep_cursor = deep.map(|p| encode_cursor(&p)).unwrap_or_default();
+    Ok(Seeded {
+        user_id: user.id,
+        mailbox_id: mailboxes[0].id.clone(),
+        category_id: categories[0].id.clone(),
+        email_id,
+        deep_cursor,
+    })
+}
