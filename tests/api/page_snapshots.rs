@@ -5,7 +5,9 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use emailgator::db::{self, categories::Category, emails::Email, mailboxes::Mailbox};
+use emailgator::domain::unsubscribe::{Method, Status};
 use emailgator::jobs::{EnqueueOptions, SyncMailbox};
+use emailgator::services::unsubscribe;
 
 use crate::support::TestApp;
 
@@ -118,7 +120,8 @@ fn email(
 }
 
 /// The owner with two mail accounts, three categories, sorted mail, mail to review, a deleted
-/// email, an HTML email with unsubscribe links, a day of AI usage and a queued job.
+/// email, an HTML email with unsubscribe links and a successful unsubscribe, a day of AI usage and
+/// queued jobs.
 async fn app_with_fixed_data() -> (TestApp, String) {
     let app = TestApp::spawn_at(fixed_now(), &[("EMAILGATOR__INSTANCE_ID", "snapshot-instance")]).await;
     app.sign_in_as_owner().await;
@@ -226,6 +229,24 @@ async fn app_with_fixed_data() -> (TestApp, String) {
         },
     )
     .expect("usage");
+    // An unsubscribe from the order email's list that succeeded by one-click.
+    let requested = unsubscribe::request(&mut conn, &user_id, &["email-order".to_owned()], false, fixed_now())
+        .expect("unsubscribe request");
+    let attempt_id = requested.started[0].attempt_id.clone();
+    unsubscribe::prepare(&mut conn, &attempt_id, fixed_now()).expect("prepare").expect("pending");
+    let steps = serde_json::json!([
+        { "at_ms": 0, "action": "one-click", "detail": "POST https://shop.example/unsubscribe/48213" },
+        { "at_ms": 412, "action": "answer", "detail": "HTTP 200" },
+    ]);
+    let result = unsubscribe::AttemptResult {
+        status: Status::Succeeded,
+        method: Some(Method::OneClick),
+        url: Some("https://shop.example/unsubscribe/48213".into()),
+        reason: "the sender's server answered the one-click request with HTTP 200".into(),
+        steps_json: steps.to_string(),
+        screenshot_path: None,
+    };
+    unsubscribe::record_result(&mut conn, &attempt_id, &result, at(12, 9, 1)).expect("result");
     let sync = SyncMailbox { mailbox_id: GMAIL.into() };
     emailgator::jobs::enqueue(&mut conn, &sync, EnqueueOptions::default(), fixed_now()).expect("job");
     drop(conn);
@@ -296,6 +317,7 @@ async fn every_page_renders_the_fixed_dataset_as_its_committed_snapshot() {
         ("email", "/emails/email-order", 200),
         ("email_content", "/emails/email-order/content", 200),
         ("review", "/review", 200),
+        ("subscriptions", "/subscriptions", 200),
         ("trash", "/trash", 200),
         ("settings", "/settings", 200),
         ("ai_settings", "/settings/ai", 200),
