@@ -41,6 +41,7 @@ pub struct Config {
     pub sorting: SortingConfig,
     pub sidecar: SidecarConfig,
     pub unsubscribe: UnsubscribeConfig,
+    pub graphql: GraphqlConfig,
     pub sentry_dsn: Option<SecretString>,
     pub log: LogConfig,
 }
@@ -220,6 +221,26 @@ pub struct SidecarConfig {
     pub token: Option<SecretString>,
 }
 
+/// Deepest GraphQL document by default: real queries of this schema nest about 6 levels.
+pub const DEFAULT_GRAPHQL_MAX_DEPTH: usize = 12;
+/// …and while introspection is on: the introspection query GraphiQL sends nests 18.
+pub const DEFAULT_GRAPHQL_MAX_DEPTH_WITH_INTROSPECTION: usize = 20;
+/// Most fields per GraphQL operation by default (the introspection query has about 230).
+pub const DEFAULT_GRAPHQL_MAX_FIELDS: usize = 500;
+
+/// The GraphQL API at `/api/graphql`.
+#[derive(Debug, Clone)]
+pub struct GraphqlConfig {
+    /// Serves GraphiQL at `/api/graphiql` (it loads its scripts from esm.sh); off by default.
+    pub is_graphiql_enabled: bool,
+    /// Answers `__schema` and `__type`: on in development, off in production unless enabled.
+    pub is_introspection_enabled: bool,
+    /// Deepest nesting of selections, fragments and input values a document may have.
+    pub max_depth: usize,
+    /// Most fields an operation may select (fragments counted at each spread).
+    pub max_fields: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     pub filter: String,
@@ -321,7 +342,7 @@ impl Config {
         format!(
             "mode={:?} instance={} data_dir={} listen={}:{} public_url={} database={} pool_size={} \
              statement_cache={} queues={:?} cron={:?} admins={} encryption_keys={} google={} openai_key={} \
-             openai_base_url={} sidecar={} sentry={}",
+             openai_base_url={} sidecar={} graphiql={} introspection={} sentry={}",
             self.mode,
             self.instance_id,
             self.data_dir.display(),
@@ -339,6 +360,8 @@ impl Config {
             secret(&self.openai.api_key),
             self.openai.base_url.as_ref().map_or("default".into(), Url::to_string),
             self.sidecar.url.as_ref().map_or("in-process".into(), Url::to_string),
+            self.graphql.is_graphiql_enabled,
+            self.graphql.is_introspection_enabled,
             secret(&self.sentry_dsn),
         )
     }
@@ -407,6 +430,10 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
     let gmail_max_in_flight = r.get::<usize>("gmail.max_in_flight");
     let gmail_category_labels = r.get::<bool>("gmail.category_labels");
     let gmail_request_timeout_secs = r.get::<u64>("gmail.request_timeout_secs");
+    let graphql_graphiql = r.get::<bool>("graphql.graphiql");
+    let graphql_introspection = r.get::<bool>("graphql.introspection");
+    let graphql_max_depth = r.get::<usize>("graphql.max_depth");
+    let graphql_max_fields = r.get::<usize>("graphql.max_fields");
     let sidecar_url = r.text("sidecar.url");
     let sidecar_token = r.text("sidecar.token");
     let openai_api_key = r.text("openai.api_key");
@@ -630,6 +657,23 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
     {
         problems.push("SENTRY_DSN must look like https://PUBLIC_KEY@HOST/PROJECT_ID".into());
     }
+    let is_introspection_enabled = graphql_introspection.unwrap_or(mode == Mode::Development);
+    let graphql = GraphqlConfig {
+        is_graphiql_enabled: graphql_graphiql.unwrap_or(false),
+        is_introspection_enabled,
+        max_depth: graphql_max_depth.unwrap_or(if is_introspection_enabled {
+            DEFAULT_GRAPHQL_MAX_DEPTH_WITH_INTROSPECTION
+        } else {
+            DEFAULT_GRAPHQL_MAX_DEPTH
+        }),
+        max_fields: graphql_max_fields.unwrap_or(DEFAULT_GRAPHQL_MAX_FIELDS),
+    };
+    if graphql.max_depth < 4 {
+        problems.push(format!("graphql.max_depth must be at least 4, got {}", graphql.max_depth));
+    }
+    if graphql.max_fields < 10 {
+        problems.push(format!("graphql.max_fields must be at least 10, got {}", graphql.max_fields));
+    }
 
     let owner_email = local_owner_email.unwrap_or_else(|| "owner@localhost".into());
     if crate::domain::EmailAddress::parse(&owner_email).is_err() {
@@ -688,6 +732,7 @@ fn validate(mut r: Reader, hostname: &str, phx_host: Option<String>) -> Result<C
         sorting,
         sidecar,
         unsubscribe,
+        graphql,
         sentry_dsn: sentry_dsn.map(SecretString::from),
         log: LogConfig {
             filter: log_filter.unwrap_or_else(|| "info".into()),
@@ -921,6 +966,30 @@ mod tests {
             config.database.migration_url.map(|u| u.expose_secret().to_owned()).as_deref(),
             Some("postgres://u:p@db:5432/eg")
         );
+    }
+
+    #[test]
+    fn introspection_follows_the_mode_and_graphiql_is_off_unless_enabled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().to_str().expect("utf8");
+        let development = Config::from_sources(None, &env(&[("EMAILGATOR__DATA_DIR", data)])).expect("valid");
+        assert!(development.graphql.is_introspection_enabled && !development.graphql.is_graphiql_enabled);
+        let key = BASE64.encode([7u8; 32]);
+        let keys = format!("k1:{key}");
+        let production = [
+            ("EMAILGATOR__DATA_DIR", data),
+            ("EMAILGATOR__MODE", "production"),
+            ("SECRET_KEY_BASE", "0123456789abcdef0123456789abcdef"),
+            ("ENCRYPTION_KEYS", keys.as_str()),
+        ];
+        let config = Config::from_sources(None, &env(&production)).expect("valid");
+        assert!(!config.graphql.is_introspection_enabled);
+        assert_eq!(config.graphql.max_depth, DEFAULT_GRAPHQL_MAX_DEPTH);
+        let enabled = [&production[..], &[("EMAILGATOR__GRAPHQL__INTROSPECTION", "true")]].concat();
+        assert!(Config::from_sources(None, &env(&enabled)).expect("valid").graphql.is_introspection_enabled);
+        let shallow = [("EMAILGATOR__DATA_DIR", data), ("EMAILGATOR__GRAPHQL__MAX_DEPTH", "2")];
+        let problems = Config::from_sources(None, &env(&shallow)).expect_err("refused").to_string();
+        assert!(problems.contains("graphql.max_depth"), "{problems}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! EmailGator: a self-hostable AI email sorter in one binary.
 //!
 //! Layers, and who may use whom (dependencies point down only):
-//! - `web` (pages), `jobs` (runner, cron, job kinds) and `cli`/`startup` sit on top;
+//! - `web` (pages and the GraphQL API), `jobs` (runner, cron, job kinds) and `cli`/`startup` sit on top;
 //! - `services` hold the use cases and own transactions; they may enqueue job descriptors from `jobs`;
 //! - `db` is the only module that names diesel; `domain` holds pure types and rules, with no I/O.
 

@@ -23,7 +23,7 @@ use crate::jobs::{JobContext, JobRegistry, Runner};
 use crate::services::gmail_tokens::GmailTokens;
 use crate::sorting::llm::LlmSorter;
 use crate::state::AppState;
-use crate::web::{csrf, headers, metrics, request_id, routes};
+use crate::web::{csrf, graphql, headers, metrics, request_id, routes};
 
 pub struct Application {
     /// Installed before anything starts, so a SIGTERM at any moment stops gracefully.
@@ -93,9 +93,11 @@ impl Application {
         }
 
         let data = web::Data::new(state.clone());
+        let schema = web::Data::new(graphql::build_schema(&config.graphql));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(schema.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .wrap(from_fn(csrf::check_origin))
                 .wrap(headers::security_headers())

@@ -78,6 +78,9 @@ pub async fn drive(
     let mut changed_choices = false;
     let mut filled: HashSet<String> = HashSet::new();
     for _ in 0..limits.step_cap {
+        // Taken before the page is read, so a control a script adds while it is read still counts
+        // as a change below (on a busy machine the read can straddle the script's timer).
+        let seen = fingerprint(client).await;
         let page = match describe(client).await {
             Ok(page) => page,
             Err(reason) => return Outcome::new(Status::NeedsManual, format!("the page could not be read: {reason}")),
@@ -176,8 +179,7 @@ pub async fn drive(
             .map(|(_, c)| c.clone());
         let Some(button) = best else {
             // Scripts may add the button late: wait once for the page to change before giving up.
-            let before = fingerprint(client).await;
-            if wait_for_change(client, &before, limits.step_timeout).await {
+            if wait_for_change(client, &seen, limits.step_timeout).await {
                 continue;
             }
             let reason = match pressed.last() {

@@ -362,6 +362,31 @@ pub fn list_needing_review(conn: &mut DbConn, user_id: &str, limit: i64) -> Quer
         .load(conn)
 }
 
+/// One page of a user's emails waiting for review, newest first by list date, after `after` (keyset
+/// paging, the same order and cursor as a category's list).
+pub fn list_needing_review_after(
+    conn: &mut DbConn,
+    user_id: &str,
+    after: Option<&ListPosition>,
+    limit: i64,
+) -> QueryResult<Vec<Email>> {
+    use super::schema::mailboxes;
+    let mut query = emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::state.eq("needs_review"))
+        .filter(emails::trashed_at.is_null())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(
+            emails::listed_at
+                .lt(after.listed_at)
+                .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
+        );
+    }
+    query.order((emails::listed_at.desc(), emails::id.desc())).limit(limit).select(Email::as_select()).load(conn)
+}
+
 /// A user's most recently stored emails (any sorting state), newest first.
 pub fn list_recent_for_user(conn: &mut DbConn, user_id: &str, limit: i64) -> QueryResult<Vec<Email>> {
     use super::schema::mailboxes;

@@ -58,53 +58,77 @@ pub struct MailboxStatus {
     pub pipeline: Pipeline,
 }
 
-pub fn overview(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<Overview, AppError> {
+/// What one mailbox is doing now (the dashboard card, and the API's polling status).
+pub fn mailbox_status(conn: &mut DbConn, mailbox: Mailbox, now: NaiveDateTime) -> Result<MailboxStatus, AppError> {
     let start_of_day = now.date().and_hms_opt(0, 0, 0).unwrap_or(now);
+    let mut pipeline = Pipeline::default();
+    for (state, count) in db::emails::count_by_state(conn, &mailbox.id)? {
+        match state.as_str() {
+            "discovered" => pipeline.importing += count,
+            "imported" => pipeline.sorting += count,
+            "sorted" => pipeline.archiving += count,
+            _ => {}
+        }
+    }
+    // Imported mail waits for categories when there are none, and sorted mail waits for the
+    // archive delay on purpose: neither makes the mailbox busy; a pending sort or sync does.
+    let is_sorting =
+        pipeline.sorting > 0 && db::jobs::is_pending_with_key(conn, &crate::jobs::SortEmails::unique_key(&mailbox.id))?;
+    if !is_sorting {
+        pipeline.sorting = 0;
+    }
+    let is_syncing = pipeline.importing > 0
+        || is_sorting
+        || db::jobs::is_pending_with_key(conn, &crate::jobs::SyncMailbox::unique_key(&mailbox.id))?;
+    let activity = match (mailbox.status.as_str(), mailbox.rate_limited_until) {
+        ("needs_reconnect", _) => Activity::NeedsReconnect,
+        ("disconnected", _) => Activity::Disconnected,
+        ("paused", _) => Activity::Paused,
+        (_, Some(until)) if until > now => Activity::RateLimitedUntil(until),
+        _ if is_syncing => Activity::Syncing,
+        _ => Activity::Idle,
+    };
+    let imported_today = db::emails::count_discovered_since(conn, &mailbox.id, start_of_day)?;
+    Ok(MailboxStatus { mailbox, activity, imported_today, pipeline })
+}
+
+pub fn overview(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<Overview, AppError> {
     let mut mailboxes = Vec::new();
     for mailbox in db::mailboxes::list_for_user(conn, user_id)? {
-        let mut pipeline = Pipeline::default();
-        for (state, count) in db::emails::count_by_state(conn, &mailbox.id)? {
-            match state.as_str() {
-                "discovered" => pipeline.importing += count,
-                "imported" => pipeline.sorting += count,
-                "sorted" => pipeline.archiving += count,
-                _ => {}
-            }
-        }
-        // Imported mail waits for categories when there are none, and sorted mail waits for the
-        // archive delay on purpose: neither makes the mailbox busy; a pending sort or sync does.
-        let is_sorting = pipeline.sorting > 0
-            && db::jobs::is_pending_with_key(conn, &crate::jobs::SortEmails::unique_key(&mailbox.id))?;
-        if !is_sorting {
-            pipeline.sorting = 0;
-        }
-        let is_syncing = pipeline.importing > 0
-            || is_sorting
-            || db::jobs::is_pending_with_key(conn, &crate::jobs::SyncMailbox::unique_key(&mailbox.id))?;
-        let activity = match (mailbox.status.as_str(), mailbox.rate_limited_until) {
-            ("needs_reconnect", _) => Activity::NeedsReconnect,
-            ("disconnected", _) => Activity::Disconnected,
-            ("paused", _) => Activity::Paused,
-            (_, Some(until)) if until > now => Activity::RateLimitedUntil(until),
-            _ if is_syncing => Activity::Syncing,
-            _ => Activity::Idle,
-        };
-        let imported_today = db::emails::count_discovered_since(conn, &mailbox.id, start_of_day)?;
-        mailboxes.push(MailboxStatus { mailbox, activity, imported_today, pipeline });
+        mailboxes.push(mailbox_status(conn, mailbox, now)?);
     }
     let categories = db::categories::list_for_user(conn, user_id)?;
     let ids: Vec<String> = categories.iter().map(|c| c.id.clone()).collect();
-    let totals: HashMap<Option<String>, i64> = db::emails::count_by_category(conn, &ids)?.into_iter().collect();
-    let new: HashMap<Option<String>, i64> =
-        db::emails::count_new_by_category(conn, &ids, now - chrono::Duration::hours(24))?.into_iter().collect();
+    let counts = count_emails(conn, &ids, now)?;
     let categories = categories
         .into_iter()
         .map(|category| {
-            let key = Some(category.id.clone());
-            let (total, new) = (totals.get(&key).copied().unwrap_or(0), new.get(&key).copied().unwrap_or(0));
+            let (total, new) = counts.get(&category.id).copied().unwrap_or((0, 0));
             CategoryCount { category, total, new }
         })
         .collect();
     let needs_review = db::emails::count_needing_review(conn, user_id)?;
     Ok(Overview { mailboxes, categories, needs_review })
+}
+
+/// Category id → (emails, emails that arrived in the last 24 hours), in two queries for any number
+/// of categories; a category without emails is missing from the map. Callers pass their own
+/// category ids only.
+pub fn count_emails(
+    conn: &mut DbConn,
+    category_ids: &[String],
+    now: NaiveDateTime,
+) -> Result<HashMap<String, (i64, i64)>, AppError> {
+    let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
+    for (id, total) in db::emails::count_by_category(conn, category_ids)? {
+        if let Some(id) = id {
+            counts.entry(id).or_default().0 = total;
+        }
+    }
+    for (id, new) in db::emails::count_new_by_category(conn, category_ids, now - chrono::Duration::hours(24))? {
+        if let Some(id) = id {
+            counts.entry(id).or_default().1 = new;
+        }
+    }
+    Ok(counts)
 }

@@ -50,15 +50,51 @@ pub fn list_category(
         return Err(AppError::NotFound);
     }
     let size = page_size.clamp(1, MAX_PAGE_SIZE);
-    let mut emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1)?;
-    let next_cursor = if emails.len() > usize::try_from(size).unwrap_or(usize::MAX) {
-        emails.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-        emails.last().map(|e| encode_cursor(&ListPosition { listed_at: e.listed_at, id: e.id.clone() }))
-    } else {
-        None
-    };
+    let emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1)?;
+    let (emails, next_cursor) = split_page(emails, size);
     let total = db::emails::count_in_category(conn, category_id, filter)?;
     Ok(EmailPage { category, emails, accounts: account_names(&mailboxes), next_cursor, total })
+}
+
+/// One page of the emails waiting for review.
+#[derive(Debug, Clone)]
+pub struct ReviewPage {
+    pub emails: Vec<Email>,
+    pub next_cursor: Option<String>,
+    /// How many emails wait for review in all.
+    pub total: i64,
+}
+
+/// The user's emails waiting for review, newest first, after `cursor`.
+pub fn list_needing_review(
+    conn: &mut DbConn,
+    user_id: &str,
+    cursor: Option<&str>,
+    page_size: i64,
+) -> Result<ReviewPage, AppError> {
+    let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+    let size = page_size.clamp(1, MAX_PAGE_SIZE);
+    let emails = db::emails::list_needing_review_after(conn, user_id, after.as_ref(), size + 1)?;
+    let (emails, next_cursor) = split_page(emails, size);
+    let total = db::emails::count_needing_review(conn, user_id)?;
+    Ok(ReviewPage { emails, next_cursor, total })
+}
+
+/// Cuts a list fetched with one row too many to the page size, with the next page's cursor when
+/// that extra row was there.
+fn split_page(mut emails: Vec<Email>, size: i64) -> (Vec<Email>, Option<String>) {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if emails.len() <= size {
+        return (emails, None);
+    }
+    emails.truncate(size);
+    let next = emails.last().map(position_of).map(|p| encode_cursor(&p));
+    (emails, next)
+}
+
+/// Where an email stands in a newest-first list (for its cursor).
+pub fn position_of(email: &Email) -> ListPosition {
+    ListPosition { listed_at: email.listed_at, id: email.id.clone() }
 }
 
 /// The user's email `id` (also a deleted one, for undo), with its mailbox; `NotFound` otherwise.
@@ -102,6 +138,16 @@ pub fn resolve(conn: &mut DbConn, user_id: &str, selection: &Selection) -> Resul
             }
         }
     }
+}
+
+/// `NotFound` unless every one of `ids` is the user's email: an API names emails one by one, and an
+/// id that is not theirs must answer exactly like one that does not exist.
+pub fn ensure_all_owned(conn: &mut DbConn, user_id: &str, ids: &[String]) -> Result<(), AppError> {
+    let mut wanted = ids.to_vec();
+    wanted.sort();
+    wanted.dedup();
+    let owned = resolve(conn, user_id, &Selection::Ids(wanted.clone()))?;
+    if owned.len() == wanted.len() { Ok(()) } else { Err(AppError::NotFound) }
 }
 
 /// The name an email shows for its sender.

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod api_tokens;
 pub mod auth;
 pub mod bulk;
 pub mod categories;

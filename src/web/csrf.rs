@@ -1,5 +1,6 @@
-//! CSRF defence: a synchronizer token per session on every state-changing form, plus an Origin
-//! (or Sec-Fetch-Site) check on every non-GET request, before any handler runs.
+//! CSRF defence: a synchronizer token per session on every state-changing form (and in the
+//! `X-CSRF-Token` header of the GraphQL API's cookie requests), plus an Origin (or Sec-Fetch-Site)
+//! check on every non-GET request, before any handler runs.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -32,7 +33,19 @@ fn is_same_origin(req: &ServiceRequest, public_origin: &str) -> bool {
     !matches!(headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()), Some("cross-site"))
 }
 
-/// Middleware: refuses cross-origin POST/PUT/PATCH/DELETE with 403.
+/// An API request authenticated by a bearer token: the API never reads the cookie for it, and a
+/// browser never adds the header by itself, so a cross-site page cannot forge one.
+fn is_bearer_api_call(req: &ServiceRequest) -> bool {
+    req.path() == "/api/graphql"
+        && req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer ")))
+}
+
+/// Middleware: refuses cross-origin POST/PUT/PATCH/DELETE with 403 (API calls with a bearer token
+/// excepted).
 pub async fn check_origin(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -42,7 +55,7 @@ pub async fn check_origin(
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|state| state.public_url.origin().ascii_serialization())
         .unwrap_or_default();
-    if !is_safe && !is_same_origin(&req, &public_origin) {
+    if !is_safe && !is_bearer_api_call(&req) && !is_same_origin(&req, &public_origin) {
         tracing::warn!(path = req.path(), "refused a cross-origin request");
         let response = actix_web::ResponseError::error_response(&AppError::Forbidden("origin"));
         return Ok(req.into_response(response).map_into_right_body());

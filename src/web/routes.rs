@@ -6,7 +6,7 @@ use super::pages::{
     admin_jobs, admin_overview, ai, auth, categories, emails, google, health, home, mailboxes, review, settings,
     subscriptions, trash, try_category,
 };
-use super::{assets, metrics};
+use super::{assets, graphql, metrics};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home::show))
@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/auth/sign-out", web::post().to(auth::sign_out))
         .route("/auth/google", web::get().to(google::sign_in))
         .route("/auth/google/callback", web::get().to(google::callback))
+        .route("/mailboxes/connect", web::get().to(google::connect_page))
         .route("/mailboxes/connect", web::post().to(google::connect))
         .route("/mailboxes/{id}/sync", web::post().to(mailboxes::sync_now))
         .route("/mailboxes/{id}/disconnect", web::post().to(mailboxes::disconnect))
@@ -49,5 +50,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/emails/restore", web::post().to(trash::restore))
         .route("/admin", web::get().to(admin_overview::show))
         .route("/admin/jobs", web::get().to(admin_jobs::show))
-        .route("/admin/jobs/{id}/{action}", web::post().to(admin_jobs::act));
+        .route("/admin/jobs/{id}/{action}", web::post().to(admin_jobs::act))
+        .route("/api/graphql", web::post().to(graphql::post))
+        .route("/api/graphql", web::get().to(graphql::get))
+        .route("/api/graphiql", web::get().to(graphql::graphiql));
 }

@@ -14,6 +14,7 @@ mod error_reporting;
 mod fake_google;
 mod gmail_sync;
 mod google_accounts;
+mod graphql;
 mod jobs_concurrency;
 mod jobs_crash;
 mod jobs_queue;

@@ -1,11 +1,13 @@
 //! Google round trips: `GET /auth/google` (sign in), `POST /mailboxes/connect` (connect or reconnect
-//! a Gmail account) and `GET /auth/google/callback` for both. Every way a round trip can go wrong
+//! a Gmail account, from the dashboard or from `GET /mailboxes/connect`, the page an API client
+//! sends people to) and `GET /auth/google/callback` for both. Every way a round trip can go wrong
 //! ends on a friendly page with a way back, never a raw error.
 
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use crate::clients::google::{Consent, GoogleError, GoogleOAuth};
@@ -28,6 +30,14 @@ struct ProblemPage {
     message: String,
     retry_label: &'static str,
     retry_url: &'static str,
+}
+
+/// The page behind the API's `connectGmailUrl`: one button that starts the round trip with a POST,
+/// so no GET ever starts one.
+#[derive(Template, WebTemplate)]
+#[template(path = "pages/mailboxes/connect.html")]
+pub struct ConnectPage {
+    layout: Layout,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +99,18 @@ async fn redirect_to_google(
 /// `GET /auth/google`: off to Google's account chooser.
 pub async fn sign_in(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     redirect_to_google(&state, Purpose::SignIn, None, None).await
+}
+
+/// `GET /mailboxes/connect`: "Continue to Google"; not found without a Google OAuth client.
+pub async fn connect_page(state: web::Data<AppState>, user: CurrentUser) -> Result<ConnectPage, AppError> {
+    oauth(&state)?;
+    Ok(ConnectPage { layout: Layout::signed_in(&user.0, user.is_admin(&state)) })
+}
+
+/// The address of `GET /mailboxes/connect`, for the API; `None` without a Google OAuth client.
+pub fn connect_page_url(state: &AppState) -> Option<String> {
+    state.google.as_ref()?;
+    state.public_url.join("mailboxes/connect").ok().map(String::from)
 }
 
 /// `POST /mailboxes/connect`: off to Google's consent screen for Gmail.
