@@ -187,15 +187,19 @@ impl InProcessAgent {
                 return (Outcome::new(Status::Failed, format!("the guarded proxy could not start: {error}")), None);
             }
         };
-        let session = match Session::open(&driver_url, &self.settings.browser, &proxy.url(), &self.settings.scratch_dir)
-            .await
-        {
-            Ok(session) => session,
-            Err(error) => {
-                log.step("browser unavailable", &error.to_string());
-                return (Outcome::new(Status::NeedsManual, format!("the browser could not be started: {error}")), None);
-            }
-        };
+        let session =
+            match Session::open(&driver_url, &self.settings.browser, Some(&proxy.url()), &self.settings.scratch_dir)
+                .await
+            {
+                Ok(session) => session,
+                Err(error) => {
+                    log.step("browser unavailable", &error.to_string());
+                    return (
+                        Outcome::new(Status::NeedsManual, format!("the browser could not be started: {error}")),
+                        None,
+                    );
+                }
+            };
         let refusals = || proxy.refusals();
         let driving = page::drive(&session.client, url, own_address, self.settings.limits, &refusals, log);
         let outcome = match tokio::time::timeout(self.settings.attempt_timeout, driving).await {

@@ -95,33 +95,49 @@ pub struct Session {
 }
 
 impl Session {
-    /// A fresh chromium behind `proxy_url` with a new profile in `scratch`.
+    /// A fresh chromium with a new profile in `scratch`, behind `proxy_url`. Without a proxy it
+    /// connects directly: only for driving EmailGator's own pages (the end-to-end test), never a sender's.
     pub async fn open(
         driver_url: &str,
         settings: &BrowserSettings,
-        proxy_url: &str,
+        proxy_url: Option<&str>,
         scratch: &Path,
     ) -> Result<Session, BrowserError> {
         let profile = scratch.join(format!("profile-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&profile).map_err(|e| BrowserError::Session(format!("profile directory: {e}")))?;
         let downloads = profile.join("downloads-blocked");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--window-size=1280,800",
+            "--disable-extensions",
+            "--mute-audio",
+            "--dns-prefetch-disable",
+            "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        ]
+        .map(str::to_owned)
+        .into();
+        if let Some(proxy_url) = proxy_url {
+            args.push(format!("--proxy-server={proxy_url}"));
+            // Without this chromium sends loopback directly; the guard must see everything.
+            args.push("--proxy-bypass-list=<-loopback>".to_owned());
+        }
+        args.push(format!("--user-data-dir={}", profile.display()));
         let capabilities = json!({
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
             "timeouts": { "pageLoad": settings.page_timeout.as_millis() as u64, "script": 10_000, "implicit": 0 },
             "goog:chromeOptions": {
                 "binary": settings.chromium_path.display().to_string(),
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--disable-quic", "--no-first-run", "--no-default-browser-check", "--window-size=1280,800",
-                    "--disable-extensions", "--mute-audio", "--dns-prefetch-disable",
-                    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
-                    format!("--proxy-server={proxy_url}"),
-                    // Without this chromium sends loopback directly; the guard must see everything.
-                    "--proxy-bypass-list=<-loopback>",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
                 "prefs": {
                     "download_restrictions": 3,
                     "download.default_directory": downloads.display().to_string(),

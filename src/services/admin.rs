@@ -36,8 +36,10 @@ pub fn overview(conn: &mut DbConn, limit: i64) -> QueryResult<Overview> {
         users::table.order(users::created_at.desc()).limit(limit).select(User::as_select()).load(conn)?;
     let mailbox_rows: Vec<Mailbox> =
         mailboxes::table.order(mailboxes::created_at.desc()).limit(limit).select(Mailbox::as_select()).load(conn)?;
+    // Ordered so the page reads the same on both backends (GROUP BY alone promises no order).
     let per_mailbox_state: Vec<(String, String, i64)> = emails::table
         .group_by((emails::mailbox_id, emails::state))
+        .order((emails::mailbox_id, emails::state))
         .select((emails::mailbox_id, emails::state, diesel::dsl::count_star()))
         .load(conn)?;
     let mut states: HashMap<String, Vec<(String, i64)>> = HashMap::new();

@@ -16,21 +16,8 @@ use emailgator::services::unsubscribe::{self as service, SkipReason};
 use futures_util::StreamExt;
 
 use crate::support::TestApp;
+use crate::support::browser::has_browser;
 use crate::support::fixture_pages::{CASES, FixturePages, READER};
-
-/// Whether chromium is here; without it browser tests are skipped, unless CI requires them.
-fn has_browser() -> bool {
-    let is_installed =
-        std::path::Path::new("/usr/bin/chromium").exists() && std::path::Path::new("/usr/bin/chromedriver").exists();
-    if !is_installed {
-        assert!(
-            std::env::var_os("EMAILGATOR_REQUIRE_BROWSER").is_none(),
-            "EMAILGATOR_REQUIRE_BROWSER is set but chromium/chromedriver are missing: apt-get install -y chromium chromium-driver"
-        );
-        eprintln!("SKIPPED: chromium and chromedriver are not installed (apt-get install -y chromium chromium-driver)");
-    }
-    is_installed
-}
 
 fn agent_config(fixtures: &FixturePages, extra: &[(&str, &str)]) -> (Config, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use emailgator::clock::{Clock, SystemClock};
+use emailgator::clock::{Clock, FixedClock, SystemClock};
 use emailgator::config::Config;
 use emailgator::db::{self, DbConn, PooledConn};
 use emailgator::domain::{EmailAddress, JobState};
@@ -29,6 +29,7 @@ pub struct TestApp {
     shutdown: CancellationToken,
     server: Option<JoinHandle<anyhow::Result<()>>>,
     expects_failed_jobs: AtomicBool,
+    clock: Arc<dyn Clock>,
     /// Keeps the test database until the app is gone.
     _db: Arc<TestDb>,
 }
@@ -73,10 +74,21 @@ impl TestApp {
         Self::spawn_on(db, overrides).await
     }
 
+    /// An app whose clock always says `now` (pages that show dates, snapshot tests).
+    pub async fn spawn_at(now: chrono::NaiveDateTime, overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_on_with_clock(Arc::new(TestDb::new()), overrides, Arc::new(FixedClock(now))).await
+    }
+
     /// Another instance on the same database (multi-instance tests).
     pub async fn spawn_on(db: Arc<TestDb>, overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_on_with_clock(db, overrides, Arc::new(SystemClock)).await
+    }
+
+    async fn spawn_on_with_clock(db: Arc<TestDb>, overrides: &[(&str, &str)], clock: Arc<dyn Clock>) -> TestApp {
         let config = test_config(&db, overrides);
-        let app = Application::build(config, test_jobs::registry()).await.expect("application starts");
+        let app = Application::build_with_clock(config, test_jobs::registry(), clock.clone())
+            .await
+            .expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
         let runner = app.runner().clone();
@@ -95,6 +107,7 @@ impl TestApp {
             shutdown,
             server: Some(server),
             expects_failed_jobs: AtomicBool::new(false),
+            clock,
             _db: db,
         };
         test_app.conn().execute_batch(RUNS_TABLE).expect("test runs table");
@@ -106,7 +119,7 @@ impl TestApp {
     }
 
     pub fn now(&self) -> chrono::NaiveDateTime {
-        SystemClock.now()
+        self.clock.now()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,6 +1,8 @@
-//! Test support: fresh databases, `TestApp` (the real application on a free port), test job kinds.
+//! Test support: fresh databases, `TestApp` (the real application on a free port), test job kinds,
+//! real chromium for the browser tests.
 
 pub mod app;
+pub mod browser;
 pub mod database;
 pub mod fake_google;
 pub mod fake_sentry;
