@@ -28,11 +28,7 @@ pub fn assign(
     db::transaction(conn, |conn| {
         let category =
             db::categories::find(conn, category_id)?.filter(|c| c.user_id == user_id).ok_or(AppError::NotFound)?;
-        let categories: Vec<CategorySeed> = db::categories::list_for_user(conn, user_id)?
-            .into_iter()
-            .map(|c| CategorySeed { id: c.id, name: c.name, description: c.description })
-            .collect();
-        let mut model = load_model(conn, user_id, &categories)?;
+        let mut model = load_user_model(conn, user_id)?;
         let emails: Vec<Email> = db::emails::list_owned(conn, user_id, email_ids)?
             .into_iter()
             .filter(|e| e.category_id.as_deref() != Some(category_id) && e.state != "discovered")
@@ -47,16 +43,7 @@ pub fn assign(
                 Some(previous) => model.correct(&text, previous, category_id),
                 None => model.learn(&text, category_id),
             }
-            if let Some(key) = sender_key(&text) {
-                db::sender_memory::remember_user_choice(
-                    conn,
-                    user_id,
-                    &key,
-                    category_id,
-                    sender_memory_threshold,
-                    now,
-                )?;
-            }
+            remember_sender(conn, user_id, &text, category_id, sender_memory_threshold, now)?;
             // Archived mail keeps its place and changes its label; anything else is archived now.
             let state = if email.state == "archived" { "archived" } else { "sorted" };
             db::emails::record_user_decision(conn, &email.id, state, category_id, now)?;
@@ -102,11 +89,7 @@ pub fn confirm(
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
     db::transaction(conn, |conn| {
-        let categories: Vec<CategorySeed> = db::categories::list_for_user(conn, user_id)?
-            .into_iter()
-            .map(|c| CategorySeed { id: c.id, name: c.name, description: c.description })
-            .collect();
-        let mut model = load_model(conn, user_id, &categories)?;
+        let mut model = load_user_model(conn, user_id)?;
         let emails: Vec<Email> = db::emails::list_owned(conn, user_id, email_ids)?
             .into_iter()
             .filter(|e| e.trashed_at.is_none() && e.sort_source.as_deref() != Some(Source::User.as_str()))
@@ -116,16 +99,7 @@ pub fn confirm(
             let Some(category_id) = email.category_id.as_deref() else { continue };
             let text = email_text(email);
             model.learn(&text, category_id);
-            if let Some(key) = sender_key(&text) {
-                db::sender_memory::remember_user_choice(
-                    conn,
-                    user_id,
-                    &key,
-                    category_id,
-                    sender_memory_threshold,
-                    now,
-                )?;
-            }
+            remember_sender(conn, user_id, &text, category_id, sender_memory_threshold, now)?;
             db::emails::record_user_decision(conn, &email.id, &email.state, category_id, now)?;
             confirmed += 1;
         }
@@ -180,6 +154,30 @@ pub fn email_text(email: &Email) -> EmailText {
         subject: email.subject.clone(),
         body: email.text_body.clone().unwrap_or_else(|| email.snippet.clone()),
     }
+}
+
+/// The user's local model, in step with their categories now.
+fn load_user_model(conn: &mut DbConn, user_id: &str) -> Result<LocalModel, AppError> {
+    let categories: Vec<CategorySeed> = db::categories::list_for_user(conn, user_id)?
+        .into_iter()
+        .map(|c| CategorySeed { id: c.id, name: c.name, description: c.description })
+        .collect();
+    load_model(conn, user_id, &categories)
+}
+
+/// Sender memory follows a choice the person made, at once.
+fn remember_sender(
+    conn: &mut DbConn,
+    user_id: &str,
+    text: &EmailText,
+    category_id: &str,
+    threshold: i64,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    if let Some(key) = sender_key(text) {
+        db::sender_memory::remember_user_choice(conn, user_id, &key, category_id, threshold, now)?;
+    }
+    Ok(())
 }
 
 fn load_model(conn: &mut DbConn, user_id: &str, categories: &[CategorySeed]) -> Result<LocalModel, AppError> {
