@@ -54,16 +54,6 @@ pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<Email>> {
     emails::table.find(id).select(Email::as_select()).first(conn).optional()
 }
 
-/// Email counts per category id for the given categories (for the dashboard cards).
-pub fn count_by_category(conn: &mut DbConn, category_ids: &[String]) -> QueryResult<Vec<(Option<String>, i64)>> {
-    emails::table
-        .filter(emails::category_id.eq_any(category_ids))
-        .filter(emails::trashed_at.is_null())
-        .group_by(emails::category_id)
-        .select((emails::category_id, diesel::dsl::count_star()))
-        .load(conn)
-}
-
 /// The fields an import fills in, written once, while the email is still `discovered`.
 #[derive(Debug, Clone, AsChangeset)]
 #[diesel(table_name = emails, treat_none_as_null = true)]
@@ -166,6 +156,17 @@ pub fn store_import(
 }
 
 /// (state, count) of a mailbox's emails.
+/// A mailbox's emails still on their way (discovered, imported or sorted but not archived), per
+/// state: a few index ranges, however much mail the mailbox has archived.
+pub fn count_in_pipeline(conn: &mut DbConn, mailbox_id: &str) -> QueryResult<Vec<(String, i64)>> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::state.eq_any(["discovered", "imported", "sorted"]))
+        .group_by(emails::state)
+        .select((emails::state, diesel::dsl::count_star()))
+        .load(conn)
+}
+
 pub fn count_by_state(conn: &mut DbConn, mailbox_id: &str) -> QueryResult<Vec<(String, i64)>> {
     emails::table
         .filter(emails::mailbox_id.eq(mailbox_id))
@@ -465,6 +466,17 @@ pub struct ListFilter {
     pub text: Option<String>,
 }
 
+impl ListFilter {
+    /// The text to look for, when there is any besides spaces.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mailbox_id.is_none() && self.text().is_none()
+    }
+}
+
 /// A place in a list ordered newest first: the last row's list date and id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListPosition {
@@ -484,7 +496,7 @@ fn in_category<'a>(category_id: &'a str, filter: &'a ListFilter) -> emails::Boxe
     if let Some(mailbox_id) = &filter.mailbox_id {
         query = query.filter(emails::mailbox_id.eq(mailbox_id));
     }
-    if let Some(text) = filter.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(text) = filter.text() {
         let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
         query = query.filter(
             lower(emails::subject)
@@ -545,7 +557,9 @@ pub fn ids_in_category(
         .load(conn)
 }
 
-/// Emails per category that arrived since `since` (the "new" count on the dashboard cards).
+/// Emails per category dated `since` or later (the "new" count on the dashboard cards): a range
+/// of the `emails_category_list` index per category. The message's own date, not when it was
+/// imported, so a backfill of old mail is not "new".
 pub fn count_new_by_category(
     conn: &mut DbConn,
     category_ids: &[String],
@@ -554,7 +568,7 @@ pub fn count_new_by_category(
     emails::table
         .filter(emails::category_id.eq_any(category_ids))
         .filter(emails::trashed_at.is_null())
-        .filter(emails::created_at.ge(since))
+        .filter(emails::listed_at.ge(since))
         .group_by(emails::category_id)
         .select((emails::category_id, diesel::dsl::count_star()))
         .load(conn)

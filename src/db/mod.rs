@@ -6,6 +6,7 @@ mod pool;
 pub mod ai_usage;
 pub mod api_tokens;
 pub mod categories;
+pub mod category_counts;
 pub mod emails;
 pub mod jobs;
 pub mod leases;

@@ -72,6 +72,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// Changes to each category's count of live emails, written by triggers on `emails` and
+    /// folded back to one row per category. Rows have no identity: they are only summed, so the
+    /// declared key is nominal.
+    category_email_counts (category_id, delta) {
+        category_id -> Text,
+        delta -> BigInt,
+    }
+}
+
+diesel::table! {
     categories (id) {
         id -> Text,
         user_id -> Text,
@@ -268,6 +278,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     resorts,
     mailboxes,
     categories,
+    category_email_counts,
     emails,
     unsubscribe_attempts,
     subscriptions,

@@ -125,6 +125,9 @@ pub fn count_recent_emails(
     query.count().get_result(conn)
 }
 
+/// Bulk mail: a List-Id or unsubscribe links; the same words as the `emails_bulk` index.
+const BULK_MAIL: &str = "(list_id IS NOT NULL OR list_unsubscribe_urls <> '[]')";
+
 /// One bulk email, as the subscriptions page counts it: (List-Id, sender address, sender name, email id).
 pub type BulkMail = (Option<String>, Option<String>, Option<String>, String);
 
@@ -141,7 +144,8 @@ pub fn bulk_mail_since(
         .filter(mailboxes::user_id.eq(user_id))
         .filter(emails::listed_at.ge(since))
         .filter(emails::trashed_at.is_null())
-        .filter(emails::list_id.is_not_null().or(emails::list_unsubscribe_urls.ne("[]")))
+        // Word for word the condition of the `emails_bulk` partial index (a bound '[]' would not match it).
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(BULK_MAIL))
         .order((emails::listed_at.desc(), emails::id.desc()))
         .limit(limit)
         .select((emails::list_id, emails::from_address, emails::from_name, emails::id))

@@ -20,7 +20,7 @@ pub struct Overview {
 pub struct CategoryCount {
     pub category: Category,
     pub total: i64,
-    /// Arrived in the last 24 hours.
+    /// Dated in the last 24 hours.
     pub new: i64,
 }
 
@@ -62,7 +62,7 @@ pub struct MailboxStatus {
 pub fn mailbox_status(conn: &mut DbConn, mailbox: Mailbox, now: NaiveDateTime) -> Result<MailboxStatus, AppError> {
     let start_of_day = now.date().and_hms_opt(0, 0, 0).unwrap_or(now);
     let mut pipeline = Pipeline::default();
-    for (state, count) in db::emails::count_by_state(conn, &mailbox.id)? {
+    for (state, count) in db::emails::count_in_pipeline(conn, &mailbox.id)? {
         match state.as_str() {
             "discovered" => pipeline.importing += count,
             "imported" => pipeline.sorting += count,
@@ -111,19 +111,17 @@ pub fn overview(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<
     Ok(Overview { mailboxes, categories, needs_review })
 }
 
-/// Category id → (emails, emails that arrived in the last 24 hours), in two queries for any number
-/// of categories; a category without emails is missing from the map. Callers pass their own
-/// category ids only.
+/// Category id → (emails, emails dated in the last 24 hours), in two queries for any number of
+/// categories, neither of which counts all the emails; a category without emails is missing from
+/// the map. Callers pass their own category ids only.
 pub fn count_emails(
     conn: &mut DbConn,
     category_ids: &[String],
     now: NaiveDateTime,
 ) -> Result<HashMap<String, (i64, i64)>, AppError> {
     let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
-    for (id, total) in db::emails::count_by_category(conn, category_ids)? {
-        if let Some(id) = id {
-            counts.entry(id).or_default().0 = total;
-        }
+    for (id, total) in db::category_counts::totals(conn, category_ids)? {
+        counts.entry(id).or_default().0 = total;
     }
     for (id, new) in db::emails::count_new_by_category(conn, category_ids, now - chrono::Duration::hours(24))? {
         if let Some(id) = id {

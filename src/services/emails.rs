@@ -52,8 +52,18 @@ pub fn list_category(
     let size = page_size.clamp(1, MAX_PAGE_SIZE);
     let emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1)?;
     let (emails, next_cursor) = split_page(emails, size);
-    let total = db::emails::count_in_category(conn, category_id, filter)?;
+    let total = count_in_category(conn, category_id, filter)?;
     Ok(EmailPage { category, emails, accounts: account_names(&mailboxes), next_cursor, total })
+}
+
+/// How many of a category's emails match the filter: the kept count when nothing narrows the
+/// list, otherwise counted (through the index, unless there is text to look for).
+pub fn count_in_category(conn: &mut DbConn, category_id: &str, filter: &ListFilter) -> Result<i64, AppError> {
+    if filter.is_empty() {
+        let totals = db::category_counts::totals(conn, &[category_id.to_owned()])?;
+        return Ok(totals.first().map_or(0, |(_, total)| *total));
+    }
+    Ok(db::emails::count_in_category(conn, category_id, filter)?)
 }
 
 /// One page of the emails waiting for review.

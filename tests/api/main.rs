@@ -5,6 +5,7 @@ mod support;
 
 mod admin_jobs;
 mod binary;
+mod category_counts;
 mod cron;
 mod csrf;
 mod demo;

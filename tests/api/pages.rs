@@ -2,50 +2,11 @@
 //! actions on a selection or on everything, an email in its locked-down frame, and the category
 //! forms; a second user reaches none of the first one's data.
 
-use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use emailgator::db::{self, emails::Email};
 
 use crate::support::TestApp;
-
-/// The owner signed in, with the demo mailbox imported and sorted; returns the owner's user id.
-async fn app_with_demo() -> (TestApp, String, String) {
-    let app = TestApp::spawn().await;
-    app.sign_in_as_owner().await;
-    let csrf = app.csrf_token().await;
-    assert_eq!(app.post_form("/demo", &[("csrf", &csrf)]).await.status(), 303);
-    app.run_pending_jobs().await;
-    let mailbox = db::mailboxes::list_active(&mut app.conn()).expect("mailboxes").remove(0);
-    (app, mailbox.user_id, mailbox.id)
-}
-
-/// `n` sorted emails in a category, one minute apart, the newest first in the returned ids.
-fn seed(app: &TestApp, mailbox_id: &str, category_id: &str, n: usize, subject: &str) -> Vec<String> {
-    let start = app.now() - Duration::days(2);
-    let mut ids = Vec::new();
-    for i in 0..n {
-        // Every tenth shares its minute with the one before, to prove ties are paged by id.
-        let minute = i64::try_from(i - usize::from(i % 10 == 9)).expect("minute");
-        let at: NaiveDateTime = start + Duration::minutes(minute);
-        let email = Email {
-            subject: format!("{subject} {i}"),
-            from_address: Some(format!("sender{i}@shop.example")),
-            summary: Some(format!("Summary of {subject} {i}.")),
-            state: "archived".into(),
-            category_id: Some(category_id.to_owned()),
-            sort_source: Some("local".into()),
-            confidence: Some(0.8),
-            sent_at: Some(at),
-            listed_at: at,
-            archived_at: Some(at),
-            ..db::emails::discovered(mailbox_id, &format!("seed-{subject}-{i}"), at)
-        };
-        db::emails::insert(&mut app.conn(), &email).expect("insert");
-        ids.push((at, email.id));
-    }
-    ids.sort_by(|a, b| b.cmp(a));
-    ids.into_iter().map(|(_, id)| id).collect()
-}
+use crate::support::mail_data::{app_with_demo, category_named, seed};
 
 fn email_ids_in_order(page: &str) -> Vec<String> {
     page.split("<a href=\"/emails/").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect()
@@ -60,14 +21,6 @@ fn next_link(page: &str) -> Option<String> {
 async fn get(app: &TestApp, path: &str) -> (u16, String) {
     let response = app.client.get(app.url(path)).send().await.expect("get");
     (response.status().as_u16(), response.text().await.expect("body"))
-}
-
-fn category_named(app: &TestApp, user_id: &str, name: &str) -> db::categories::Category {
-    db::categories::list_for_user(&mut app.conn(), user_id)
-        .expect("categories")
-        .into_iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("a category called {name}"))
 }
 
 #[tokio::test]

@@ -100,6 +100,7 @@ async fn the_database_matches_schema_rs() {
         resorts,
         mailboxes,
         categories,
+        category_email_counts,
         emails,
         unsubscribe_attempts,
         subscriptions,

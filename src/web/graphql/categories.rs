@@ -37,7 +37,7 @@ impl CategoryNode {
         Ok(int(ctx.category_counts().await?.get(&self.0.id).map_or(0, |c| c.0)))
     }
 
-    /// Emails that arrived in the category in the last 24 hours.
+    /// Emails in the category dated in the last 24 hours (the message's own date).
     async fn new_email_count(&self, ctx: &Context) -> Result<i32, AppError> {
         Ok(int(ctx.category_counts().await?.get(&self.0.id).map_or(0, |c| c.1)))
     }

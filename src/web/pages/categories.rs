@@ -246,7 +246,7 @@ pub async fn edit_form(
         .db(move |conn| {
             let category = categories::find_owned(conn, &user_id, &id)?;
             let others = crate::db::categories::list_for_user(conn, &user_id)?;
-            let count = crate::db::emails::count_in_category(conn, &id, &ListFilter::default())?;
+            let count = crate::services::emails::count_in_category(conn, &id, &ListFilter::default())?;
             Ok((category, others, count))
         })
         .await?;

@@ -19,7 +19,9 @@ async fn fifty_emails_with_their_accounts_and_categories_cost_as_many_queries_as
     seed(&app, &mailbox_id, &category.id, 60, "Bulk");
     let database = app.state.config.database.url.expose_secret().trim_start_matches("sqlite://").to_owned();
     let api = Api::session(&app).await;
-    // The first request may write the session's last-seen time; the measured ones follow within a minute.
+    // The first request may write the session's last-seen time, and fold the change rows the import
+    // left in the category counts; the measured ones follow within a minute, with nothing to fold.
+    api.data(PAGE, json!({ "c": category.id, "n": 1 })).await;
     api.data(PAGE, json!({ "c": category.id, "n": 1 })).await;
 
     let mut statements = Vec::new();

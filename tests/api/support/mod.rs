@@ -7,6 +7,7 @@ pub mod database;
 pub mod fake_google;
 pub mod fake_sentry;
 pub mod fixture_pages;
+pub mod mail_data;
 pub mod query_count;
 pub mod test_jobs;
 

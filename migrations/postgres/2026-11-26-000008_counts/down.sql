@@ -1,0 +1,11 @@
+DROP INDEX emails_bulk;
+DROP INDEX emails_mailbox_trashed;
+DROP INDEX emails_mailbox_created;
+DROP INDEX emails_category_account;
+DROP INDEX emails_category_list;
+CREATE INDEX emails_category_list ON emails (category_id, listed_at DESC, id DESC);
+DROP TRIGGER categories_count_delete ON categories;
+DROP FUNCTION categories_count_delete();
+DROP TRIGGER emails_count ON emails;
+DROP FUNCTION emails_count_change();
+DROP TABLE category_email_counts;

@@ -1,0 +1,12 @@
+DROP INDEX emails_bulk;
+DROP INDEX emails_mailbox_trashed;
+DROP INDEX emails_mailbox_created;
+DROP INDEX emails_category_account;
+DROP INDEX emails_category_list;
+CREATE INDEX emails_category_list ON emails (category_id, listed_at DESC, id DESC);
+DROP TRIGGER categories_count_delete;
+DROP TRIGGER emails_count_enter;
+DROP TRIGGER emails_count_leave;
+DROP TRIGGER emails_count_delete;
+DROP TRIGGER emails_count_insert;
+DROP TABLE category_email_counts;

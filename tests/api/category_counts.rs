@@ -1,0 +1,82 @@
+//! Each category's email count is kept by triggers, not counted: it must equal a real count after
+//! every kind of change (import, delete, undo, move, select-all, deleting a category), and reading
+//! it folds the change rows back to one per category.
+
+use emailgator::db::{self, DbConn};
+use emailgator::services::categories::EmailsGoTo;
+use emailgator::services::emails::Selection;
+use emailgator::services::{bulk, categories, dashboard};
+
+use crate::support::TestApp;
+use crate::support::mail_data::{app_with_demo, seed};
+
+/// Every category of the user: (kept count, real count).
+fn kept_and_real(app: &TestApp, user_id: &str) -> Vec<(String, i64, i64)> {
+    let conn: &mut DbConn = &mut app.conn();
+    let ids: Vec<String> =
+        db::categories::list_for_user(conn, user_id).expect("categories").into_iter().map(|c| c.id).collect();
+    let kept = dashboard::count_emails(conn, &ids, app.now()).expect("counts");
+    ids.into_iter()
+        .map(|id| {
+            let real = db::emails::count_in_category(conn, &id, &Default::default()).expect("count");
+            let kept = kept.get(&id).map_or(0, |(total, _)| *total);
+            (id, kept, real)
+        })
+        .collect()
+}
+
+fn assert_counts_right(app: &TestApp, user_id: &str, after: &str) {
+    for (id, kept, real) in kept_and_real(app, user_id) {
+        assert_eq!(kept, real, "category {id} after {after}");
+    }
+}
+
+#[tokio::test]
+async fn kept_counts_equal_real_counts_after_every_kind_of_change() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let all = db::categories::list_for_user(&mut app.conn(), &user_id).expect("categories");
+    assert!(all.len() >= 2, "the demo has categories");
+    let (first, second) = (all[0].id.clone(), all[1].id.clone());
+    assert_counts_right(&app, &user_id, "the demo import");
+
+    let ids = seed(&app, &mailbox_id, &first, 700, "Invoice");
+    let (kept, real) =
+        kept_and_real(&app, &user_id).into_iter().find(|(id, ..)| *id == first).map(|(_, k, r)| (k, r)).expect("first");
+    assert!(real >= 700, "seeded");
+    assert_eq!(kept, real, "after 700 inserts");
+    let rows = db::category_counts::change_rows(&mut app.conn(), &[first.clone()]).expect("rows");
+    assert_eq!(rows, 1, "reading 700 changes folded them into one row");
+
+    let now = app.now();
+    let deleted = bulk::delete(&mut app.conn(), &user_id, &Selection::Ids(ids[..50].to_vec()), now).expect("delete");
+    assert_eq!(deleted.changed, 50);
+    assert_counts_right(&app, &user_id, "deleting 50");
+    // Deleting an email twice changes nothing.
+    bulk::delete(&mut app.conn(), &user_id, &Selection::Ids(ids[..10].to_vec()), now).expect("delete again");
+    assert_counts_right(&app, &user_id, "deleting deleted emails again");
+
+    bulk::undo_delete(&mut app.conn(), &user_id, &ids[..20], now).expect("undo");
+    assert_counts_right(&app, &user_id, "undoing 20");
+
+    bulk::move_to(&mut app.conn(), &user_id, &Selection::Ids(ids[100..130].to_vec()), &second, 3, now).expect("move");
+    assert_counts_right(&app, &user_id, "moving 30");
+    // A deleted email moved to another category still counts nowhere.
+    bulk::move_to(&mut app.conn(), &user_id, &Selection::Ids(ids[30..40].to_vec()), &second, 3, now).expect("move");
+    assert_counts_right(&app, &user_id, "moving deleted emails");
+
+    let filter = db::emails::ListFilter { mailbox_id: None, text: Some("Invoice 6".into()) };
+    let everything = Selection::AllInCategory { category_id: first.clone(), filter };
+    let outcome = bulk::delete(&mut app.conn(), &user_id, &everything, now).expect("select all");
+    assert!(outcome.changed > 50, "select all reached past one page of 50: {}", outcome.changed);
+    assert_counts_right(&app, &user_id, "deleting everything matching a filter");
+
+    let moved = categories::delete(&mut app.conn(), &user_id, &first, &EmailsGoTo::Category(second.clone()), now)
+        .expect("delete category");
+    assert!(moved > 500);
+    assert_counts_right(&app, &user_id, "deleting a category into another");
+    assert_eq!(db::category_counts::change_rows(&mut app.conn(), &[first.clone()]).expect("rows"), 0);
+
+    categories::delete(&mut app.conn(), &user_id, &second, &EmailsGoTo::NeedsReview, now).expect("delete category");
+    assert_counts_right(&app, &user_id, "deleting a category into Needs review");
+    assert_eq!(db::category_counts::change_rows(&mut app.conn(), &[second]).expect("rows"), 0);
+}
