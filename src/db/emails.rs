@@ -490,25 +490,41 @@ diesel::define_sql_function!(fn coalesce(text: diesel::sql_types::Nullable<diese
 type Backend = <DbConn as diesel::Connection>::Backend;
 
 /// A category's emails (not deleted) matching the filter, as a boxed query the callers narrow further.
-fn in_category<'a>(category_id: &'a str, filter: &'a ListFilter) -> emails::BoxedQuery<'a, Backend> {
+fn in_category<'a>(
+    backend: super::Backend,
+    category_id: &'a str,
+    filter: &'a ListFilter,
+) -> emails::BoxedQuery<'a, Backend> {
     let mut query =
         emails::table.filter(emails::category_id.eq(category_id)).filter(emails::trashed_at.is_null()).into_boxed();
     if let Some(mailbox_id) = &filter.mailbox_id {
         query = query.filter(emails::mailbox_id.eq(mailbox_id));
     }
-    if let Some(text) = filter.text() {
-        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-        query = query.filter(
-            lower(emails::subject)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(coalesce(emails::from_address, "")).like(pattern.clone()).escape('\\'))
-                .or(lower(coalesce(emails::from_name, "")).like(pattern.clone()).escape('\\'))
-                .or(lower(coalesce(emails::summary, "")).like(pattern).escape('\\')),
+    let Some(text) = filter.text() else { return query };
+    if backend == super::Backend::Sqlite && text.chars().count() >= TRIGRAM {
+        // The trigram index finds the substring; a quoted phrase is matched literally.
+        let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+        return query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "\"emails\".rowid IN (SELECT rowid FROM email_search WHERE email_search MATCH ",
+            )
+            .bind::<diesel::sql_types::Text, _>(phrase)
+            .sql(")"),
         );
     }
-    query
+    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+    query.filter(
+        lower(emails::subject)
+            .like(pattern.clone())
+            .escape('\\')
+            .or(lower(coalesce(emails::from_address, "")).like(pattern.clone()).escape('\\'))
+            .or(lower(coalesce(emails::from_name, "")).like(pattern.clone()).escape('\\'))
+            .or(lower(coalesce(emails::summary, "")).like(pattern).escape('\\')),
+    )
 }
+
+/// The shortest text the trigram index can look up; shorter text is matched row by row.
+const TRIGRAM: usize = 3;
 
 /// `%` and `_` typed by the person are matched literally.
 fn escape_like(text: &str) -> String {
@@ -524,7 +540,7 @@ pub fn list_in_category(
     after: Option<&ListPosition>,
     limit: i64,
 ) -> QueryResult<Vec<Email>> {
-    let mut query = in_category(category_id, filter);
+    let mut query = in_category(conn.backend(), category_id, filter);
     if let Some(after) = after {
         query = query.filter(
             emails::listed_at
@@ -537,7 +553,7 @@ pub fn list_in_category(
 
 /// How many of a category's emails match the filter.
 pub fn count_in_category(conn: &mut DbConn, category_id: &str, filter: &ListFilter) -> QueryResult<i64> {
-    in_category(category_id, filter).count().get_result(conn)
+    in_category(conn.backend(), category_id, filter).count().get_result(conn)
 }
 
 /// The ids of every email in a category that matches the filter ("select all"), `limit` at a time
@@ -549,7 +565,7 @@ pub fn ids_in_category(
     after_id: &str,
     limit: i64,
 ) -> QueryResult<Vec<String>> {
-    in_category(category_id, filter)
+    in_category(conn.backend(), category_id, filter)
         .filter(emails::id.gt(after_id))
         .order(emails::id.asc())
         .limit(limit)

@@ -453,6 +453,14 @@ pub fn delete_queue(conn: &mut DbConn, queue: &str) -> QueryResult<usize> {
     diesel::delete(jobs::table.filter(jobs::queue.eq(queue))).execute(conn)
 }
 
+/// Whether a job with this key is running now (not merely waiting).
+pub fn is_running_with_key(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        jobs::table.filter(jobs::unique_key.eq(key)).filter(jobs::state.eq(JobState::Running.as_str())),
+    ))
+    .get_result(conn)
+}
+
 /// Whether a job with this key is waiting or running (a mailbox's sync, say).
 pub fn is_pending_with_key(conn: &mut DbConn, key: &str) -> QueryResult<bool> {
     let pending =

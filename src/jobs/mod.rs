@@ -44,7 +44,7 @@ pub use relabel_messages::RelabelMessages;
 pub use resort_emails::ResortEmails;
 pub use runner::Runner;
 pub use sort_emails::SortEmails;
-pub use sync_mailbox::SyncMailbox;
+pub use sync_mailbox::{SyncAgain, SyncMailbox};
 pub use trash_messages::TrashMessages;
 pub use unsubscribe::UnsubscribeSubscription;
 
@@ -189,6 +189,7 @@ impl JobRegistry {
             .with::<PruneJobs>()
             .with::<Poll>()
             .with::<SyncMailbox>()
+            .with::<SyncAgain>()
             .with::<ImportMessages>()
             .with::<ReencryptSecrets>()
             .with::<SortEmails>()

@@ -51,6 +51,44 @@ impl Job for SyncMailbox {
     }
 }
 
+/// "Sync now" pressed while a sync runs: that sync may have asked the provider before the mail the
+/// person is waiting for arrived, so one more sync follows it instead of the press being lost.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncAgain {
+    pub mailbox_id: String,
+}
+
+impl SyncAgain {
+    /// Presses during one running sync make one follow-up.
+    pub fn unique_key(mailbox_id: &str) -> String {
+        format!("sync-again:{mailbox_id}")
+    }
+}
+
+/// How often a follow-up looks whether the running sync has finished.
+const FOLLOW_UP_WAIT: Duration = Duration::from_secs(2);
+
+impl Job for SyncAgain {
+    const KIND: &'static str = "sync_again";
+
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let (id, now) = (self.mailbox_id.clone(), ctx.clock.now());
+        let is_running = ctx
+            .db(move |conn| {
+                let key = SyncMailbox::unique_key(&id);
+                if db::jobs::is_running_with_key(conn, &key)? {
+                    return Ok(true);
+                }
+                // A sync that waits (or none at all) asks the provider after this moment: enough.
+                let options = super::EnqueueOptions { unique_key: Some(key), ..Default::default() };
+                super::enqueue(conn, &SyncMailbox { mailbox_id: id }, options, now)?;
+                Ok(false)
+            })
+            .await?;
+        if is_running { Err(JobError::Snooze(FOLLOW_UP_WAIT)) } else { Ok(()) }
+    }
+}
+
 /// Records a provider failure on the mailbox (shown on the dashboard) and decides what the job does.
 pub(super) async fn record_failure(ctx: &JobContext, mailbox_id: &str, error: MailError) -> JobError {
     let (now, id, message) = (ctx.clock.now(), mailbox_id.to_owned(), error.to_string());

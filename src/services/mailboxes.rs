@@ -12,7 +12,7 @@ use crate::db::{self, DbConn};
 use crate::domain::EmailAddress;
 use crate::encryption::{Keyring, Sealed, context};
 use crate::error::AppError;
-use crate::jobs::{self, EnqueueOptions, sync_mailbox::SyncMailbox};
+use crate::jobs::{self, EnqueueOptions, SyncAgain, SyncMailbox};
 
 /// Adds the Maildir at `path` to the user with `email` (created if new); adding the same folder
 /// again returns the existing mailbox.
@@ -149,7 +149,8 @@ pub fn find_owned(conn: &mut DbConn, user_id: &str, mailbox_id: &str) -> Result<
     db::mailboxes::find(conn, mailbox_id)?.filter(|m| m.user_id == user_id).ok_or(AppError::NotFound)
 }
 
-/// "Sync now": queues a sync unless one is already waiting or running.
+/// "Sync now": queues a sync unless one is already waiting; while one runs, queues one more to
+/// follow it (the running one may have asked the provider before the awaited mail arrived).
 pub fn request_sync(conn: &mut DbConn, user_id: &str, mailbox_id: &str, now: NaiveDateTime) -> Result<(), AppError> {
     let mailbox = find_owned(conn, user_id, mailbox_id)?;
     if mailbox.status != "active" {
@@ -157,7 +158,13 @@ pub fn request_sync(conn: &mut DbConn, user_id: &str, mailbox_id: &str, now: Nai
     }
     let sync = SyncMailbox { mailbox_id: mailbox.id.clone() };
     let options = EnqueueOptions { unique_key: Some(SyncMailbox::unique_key(&mailbox.id)), ..Default::default() };
-    jobs::enqueue(conn, &sync, options, now)?;
+    if jobs::enqueue(conn, &sync, options, now)?.is_none()
+        && db::jobs::is_running_with_key(conn, &SyncMailbox::unique_key(&mailbox.id))?
+    {
+        let again = SyncAgain { mailbox_id: mailbox.id.clone() };
+        let options = EnqueueOptions { unique_key: Some(SyncAgain::unique_key(&mailbox.id)), ..Default::default() };
+        jobs::enqueue(conn, &again, options, now)?;
+    }
     Ok(())
 }
 

@@ -27,6 +27,7 @@ mod page_snapshots;
 mod pages;
 mod production_start;
 mod schema;
+mod search;
 mod sessions;
 mod sorting;
 mod tokens;

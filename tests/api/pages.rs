@@ -218,8 +218,9 @@ async fn an_email_page_shows_its_content_in_a_frame_that_can_run_and_fetch_nothi
     let id = seed(&app, &mailbox_id, &shopping.id, 1, "Invoice").remove(0);
     diesel::update(db::schema::emails::table.find(&id))
         .set(
-            db::schema::emails::sanitized_html
-                .eq(Some("<p style=\"color:red\">Your invoice</p><img src=\"https://tracker.example/p.gif\">")),
+            db::schema::emails::sanitized_html.eq(Some(
+                "<p style=\"color:red\">Your invoice</p><img data-remote-src=\"https://tracker.example/p.gif\">",
+            )),
         )
         .execute(&mut *app.conn())
         .expect("html");
@@ -231,10 +232,13 @@ async fn an_email_page_shows_its_content_in_a_frame_that_can_run_and_fetch_nothi
     let response = app.client.get(app.url(&format!("/emails/{id}/content"))).send().await.expect("content");
     let policy = response.headers()["content-security-policy"].to_str().expect("csp").to_owned();
     assert!(policy.starts_with("default-src 'none'; img-src data:;") && policy.ends_with("sandbox"), "{policy}");
-    assert!(response.text().await.expect("body").contains("Your invoice"));
+    let body = response.text().await.expect("body");
+    assert!(body.contains("Your invoice") && !body.contains(" src=\"https://tracker"), "{body}");
     let response = app.client.get(app.url(&format!("/emails/{id}/content?images=1"))).send().await.expect("content");
     let policy = response.headers()["content-security-policy"].to_str().expect("csp").to_owned();
     assert!(policy.contains("img-src data: https:") && !policy.contains("script"), "{policy}");
+    let body = response.text().await.expect("body");
+    assert!(body.contains("<img src=\"https://tracker.example/p.gif\">"), "Load images puts them back: {body}");
 }
 
 #[tokio::test]
@@ -378,6 +382,7 @@ async fn unsubscribing_from_a_page_starts_one_attempt_shows_its_status_everywher
 
     let email_page = get(&app, &format!("/emails/{}", ids[0])).await.1;
     assert!(email_page.contains("id=\"unsubscribe-history\"") && email_page.contains("unsubscribe pending"));
+    assert!(!email_page.contains("value=\"unsubscribe\""), "no second unsubscribe while one is pending: {email_page}");
     let subscriptions = get(&app, "/subscriptions").await.1;
     assert!(subscriptions.contains("list:digest.news.example") && subscriptions.contains("unsubscribe pending"));
     assert!(subscriptions.contains("from:odd@spam.example"), "every bulk sender is listed: {subscriptions}");
@@ -403,9 +408,19 @@ async fn unsubscribing_from_a_page_starts_one_attempt_shows_its_status_everywher
         finished_at: Some(app.now()),
     };
     db::unsubscribe_attempts::finish(&mut app.conn(), &attempt.id, &finished).expect("finish");
+    let subscription = db::subscriptions::find_by_key(&mut app.conn(), &user_id, &attempt.subscription_key)
+        .expect("find")
+        .expect("the subscription");
+    db::subscriptions::record_outcome(&mut app.conn(), &subscription.id, "succeeded", app.now()).expect("outcome");
     let email_id = attempt.email_id.clone().expect("email");
     let email_page = get(&app, &format!("/emails/{email_id}")).await.1;
     assert!(email_page.contains("the sender answered 200 to the one-click POST"), "{email_page}");
+    assert!(
+        email_page.contains("You are unsubscribed from this sender") && !email_page.contains("value=\"unsubscribe\""),
+        "the button gives way to the outcome: {email_page}"
+    );
+    let list_page = get(&app, &back).await.1;
+    assert!(list_page.contains("<span class=\"badge\">unsubscribed</span>"), "not in the warning colour: {list_page}");
     let screenshot_url = format!("/unsubscribe/attempts/{}/screenshot", attempt.id);
     assert!(email_page.contains(&screenshot_url));
     let response = app.client.get(app.url(&screenshot_url)).send().await.expect("screenshot");
@@ -418,4 +433,52 @@ async fn unsubscribing_from_a_page_starts_one_attempt_shows_its_status_everywher
     assert_eq!(other.get(app.url(&screenshot_url)).send().await.expect("get").status(), 404);
     let theirs = other.get(app.url("/subscriptions")).send().await.expect("get").text().await.expect("body");
     assert!(!theirs.contains("digest.news.example"), "subscriptions are per user");
+}
+
+#[tokio::test]
+async fn sync_now_during_a_running_sync_is_followed_by_one_more_sync_not_lost() {
+    use emailgator::db::schema::jobs;
+    use emailgator::jobs::{EnqueueOptions, SyncMailbox};
+
+    let (app, _user_id, mailbox_id) = app_with_demo().await;
+    let key = SyncMailbox::unique_key(&mailbox_id);
+    let sync = SyncMailbox { mailbox_id: mailbox_id.clone() };
+    let running = app
+        .enqueue_with(&sync, EnqueueOptions { unique_key: Some(key.clone()), ..Default::default() })
+        .expect("a sync");
+    // A worker elsewhere holds it; it may have asked the provider already.
+    diesel::update(jobs::table.find(&running)).set(jobs::state.eq("running")).execute(&mut *app.conn()).expect("run");
+    let csrf = app.csrf_token().await;
+    for _ in 0..3 {
+        let pressed = app.post_form(&format!("/mailboxes/{mailbox_id}/sync"), &[("csrf", &csrf)]).await;
+        assert_eq!(pressed.status(), 303);
+    }
+    let follow_ups = || -> Vec<(String, String)> {
+        jobs::table
+            .filter(jobs::kind.eq("sync_again"))
+            .select((jobs::id, jobs::state))
+            .load(&mut *app.conn())
+            .expect("jobs")
+    };
+    assert_eq!(follow_ups().len(), 1, "three presses during one sync make one follow-up");
+
+    let report = app.run_pending_jobs().await;
+    assert_eq!(report.snoozed, 1, "the follow-up waits while the sync runs");
+    assert_eq!(follow_ups()[0].1, "scheduled");
+    let syncs = || -> i64 {
+        jobs::table.filter(jobs::kind.eq("sync_mailbox")).count().get_result(&mut *app.conn()).expect("count")
+    };
+    let syncs_before = syncs();
+
+    diesel::update(jobs::table.find(&running)).set(jobs::state.eq("completed")).execute(&mut *app.conn()).expect("end");
+    diesel::update(jobs::table.filter(jobs::kind.eq("sync_again")))
+        .set(jobs::run_at.eq(app.now()))
+        .execute(&mut *app.conn())
+        .expect("due");
+    app.run_pending_jobs().await;
+    assert_eq!(follow_ups()[0].1, "completed");
+    assert_eq!(syncs(), syncs_before + 1, "the follow-up started one more sync after the running one");
+    let states: Vec<String> =
+        jobs::table.filter(jobs::kind.eq("sync_mailbox")).select(jobs::state).load(&mut *app.conn()).expect("states");
+    assert!(states.iter().all(|s| s == "completed"), "the new sync ran: {states:?}");
 }

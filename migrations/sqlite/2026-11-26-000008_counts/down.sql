@@ -1,3 +1,7 @@
+DROP TRIGGER emails_search_update;
+DROP TRIGGER emails_search_delete;
+DROP TRIGGER emails_search_insert;
+DROP TABLE email_search;
 DROP INDEX emails_bulk;
 DROP INDEX emails_mailbox_trashed;
 DROP INDEX emails_mailbox_created;

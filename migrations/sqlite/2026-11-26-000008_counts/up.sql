@@ -59,3 +59,29 @@ CREATE INDEX emails_mailbox_trashed ON emails (mailbox_id, trashed_at) WHERE tra
 -- this index alone; the query repeats its condition word for word so SQLite can use it.
 CREATE INDEX emails_bulk ON emails (mailbox_id, listed_at DESC, id DESC, list_id, from_address, from_name)
     WHERE trashed_at IS NULL AND (list_id IS NOT NULL OR list_unsubscribe_urls <> '[]');
+-- Text search in a category: a trigram index (substring matches, as the filter promises) over the
+-- fields the filter reads, kept by triggers and keyed by the emails' rowids. Contentless: the text
+-- is not stored twice. EmailGator never runs VACUUM, which could renumber those rowids.
+CREATE VIRTUAL TABLE email_search USING fts5(
+    subject, from_name, from_address, summary, content = '', contentless_delete = 1, tokenize = 'trigram'
+);
+INSERT INTO email_search (rowid, subject, from_name, from_address, summary)
+SELECT rowid, subject, COALESCE(from_name, ''), COALESCE(from_address, ''), COALESCE(summary, '') FROM emails;
+
+CREATE TRIGGER emails_search_insert AFTER INSERT ON emails
+BEGIN
+    INSERT INTO email_search (rowid, subject, from_name, from_address, summary) VALUES
+        (NEW.rowid, NEW.subject, COALESCE(NEW.from_name, ''), COALESCE(NEW.from_address, ''), COALESCE(NEW.summary, ''));
+END;
+
+CREATE TRIGGER emails_search_delete AFTER DELETE ON emails
+BEGIN
+    DELETE FROM email_search WHERE rowid = OLD.rowid;
+END;
+
+CREATE TRIGGER emails_search_update AFTER UPDATE OF subject, from_name, from_address, summary ON emails
+BEGIN
+    DELETE FROM email_search WHERE rowid = OLD.rowid;
+    INSERT INTO email_search (rowid, subject, from_name, from_address, summary) VALUES
+        (NEW.rowid, NEW.subject, COALESCE(NEW.from_name, ''), COALESCE(NEW.from_address, ''), COALESCE(NEW.summary, ''));
+END;

@@ -37,7 +37,7 @@ pub struct EmailRow {
     pub account: String,
     pub source: &'static str,
     pub confidence: String,
-    pub badges: Vec<String>,
+    pub badges: Vec<Badge>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -121,20 +121,29 @@ impl ListQuery {
     }
 }
 
+/// A row's badge: its words, and whether it asks for attention (shown in the warning colour).
+pub struct Badge {
+    pub text: String,
+    pub is_warning: bool,
+}
+
 /// The badges of a row: what unsubscribing from its sender did, and whether it is still in the inbox.
-fn badges(email: &Email, statuses: &HashMap<String, String>) -> Vec<String> {
+fn badges(email: &Email, statuses: &HashMap<String, String>) -> Vec<Badge> {
     let key = subscription_key(email.list_id.as_deref(), email.from_address.as_deref());
-    let mut badges: Vec<String> = key
+    let mut badges: Vec<Badge> = key
         .and_then(|k| statuses.get(&k))
         .filter(|s| s.as_str() != "subscribed")
-        .map(|s| status_words(s))
+        .map(|s| Badge {
+            text: status_words(s),
+            is_warning: matches!(s.as_str(), "failed" | "needs_manual" | "blocked"),
+        })
         .into_iter()
         .collect();
     if email.is_after_unsubscribe {
-        badges.push("arrived after unsubscribe".into());
+        badges.push(Badge { text: "arrived after unsubscribe".into(), is_warning: true });
     }
     if email.archived_at.is_none() {
-        badges.push("still in inbox".into());
+        badges.push(Badge { text: "still in inbox".into(), is_warning: false });
     }
     badges
 }

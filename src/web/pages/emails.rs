@@ -43,6 +43,8 @@ pub struct EmailPage {
     moves: Vec<Choice>,
     back: String,
     attempts: Vec<AttemptRow>,
+    /// The sender's subscription: "subscribed" (never tried), or how unsubscribing went.
+    subscription_status: String,
     notice: Option<Notice>,
 }
 
@@ -83,11 +85,20 @@ pub async fn show(
     query: web::Query<ListQuery>,
 ) -> Result<EmailPage, AppError> {
     let (user_id, id) = (user.0.user.id.clone(), path.into_inner());
-    let ((email, mailbox), categories, attempts) = state
+    let ((email, mailbox), categories, attempts, subscription_status) = state
         .db(move |conn| {
             let found = emails::find_owned(conn, &user_id, &id)?;
             let attempts = unsubscribe::attempts_for_email(conn, &user_id, &id)?;
-            Ok((found, crate::db::categories::list_for_user(conn, &user_id)?, attempts))
+            let key = crate::domain::unsubscribe::subscription_key(
+                found.0.list_id.as_deref(),
+                found.0.from_address.as_deref(),
+            );
+            let status = match key {
+                Some(key) => crate::db::subscriptions::find_by_key(conn, &user_id, &key)?.map(|s| s.status),
+                None => None,
+            };
+            let categories = crate::db::categories::list_for_user(conn, &user_id)?;
+            Ok((found, categories, attempts, status.unwrap_or_else(|| "subscribed".to_owned())))
         })
         .await?;
     let category = email.category_id.as_ref().and_then(|id| categories.iter().find(|c| &c.id == id)).map(|c| Choice {
@@ -121,6 +132,7 @@ pub async fn show(
         category,
         back,
         attempts: attempts.into_iter().map(AttemptRow::from).collect(),
+        subscription_status,
         notice: query.notice(),
         id: email.id,
     })
@@ -143,7 +155,13 @@ pub async fn content(
     let (user_id, id) = (user.0.user.id.clone(), path.into_inner());
     let (email, _) = state.db(move |conn| emails::find_owned(conn, &user_id, &id)).await?;
     let html = email.sanitized_html.unwrap_or_default();
-    let images = if query.images.is_some() { "img-src data: https:" } else { "img-src data:" };
+    // Cleaning parked every remote image URL in `data-remote-src` (attribute values have their
+    // quotes escaped, so only cleaning wrote that attribute); "Load images" puts them back.
+    let (html, images) = if query.images.is_some() {
+        (html.replace(" data-remote-src=\"", " src=\""), "img-src data: https: http:")
+    } else {
+        (html, "img-src data:")
+    };
     let policy = format!(
         "default-src 'none'; {images}; style-src 'unsafe-inline'; font-src data:; form-action 'none'; \
          base-uri 'none'; frame-ancestors 'self'; sandbox"
