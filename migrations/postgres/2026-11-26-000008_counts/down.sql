@@ -1,3 +1,4 @@
+DROP INDEX emails_review;
 DROP INDEX emails_bulk;
 DROP INDEX emails_mailbox_trashed;
 DROP INDEX emails_mailbox_created;

@@ -61,3 +61,5 @@ CREATE INDEX emails_mailbox_trashed ON emails (mailbox_id, trashed_at) WHERE tra
 -- this index alone; the query repeats its condition word for word so SQLite can use it.
 CREATE INDEX emails_bulk ON emails (mailbox_id, listed_at DESC, id DESC, list_id, from_address, from_name)
     WHERE trashed_at IS NULL AND (list_id IS NOT NULL OR list_unsubscribe_urls <> '[]');
+-- Needs review: counted from the index, and paged through it.
+CREATE INDEX emails_review ON emails (mailbox_id, state, listed_at DESC, id DESC) WHERE trashed_at IS NULL;

@@ -1,3 +1,4 @@
+DROP INDEX emails_review;
 DROP TRIGGER emails_search_update;
 DROP TRIGGER emails_search_delete;
 DROP TRIGGER emails_search_insert;

@@ -85,3 +85,5 @@ BEGIN
     INSERT INTO email_search (rowid, subject, from_name, from_address, summary) VALUES
         (NEW.rowid, NEW.subject, COALESCE(NEW.from_name, ''), COALESCE(NEW.from_address, ''), COALESCE(NEW.summary, ''));
 END;
+-- Needs review: counted from the index, and paged through it.
+CREATE INDEX emails_review ON emails (mailbox_id, state, listed_at DESC, id DESC) WHERE trashed_at IS NULL;
