@@ -349,20 +349,6 @@ pub fn record_user_decision(
         .execute(conn)
 }
 
-/// A user's emails waiting for review (no sorter was sure), newest first.
-pub fn list_needing_review(conn: &mut DbConn, user_id: &str, limit: i64) -> QueryResult<Vec<Email>> {
-    use super::schema::mailboxes;
-    emails::table
-        .inner_join(mailboxes::table)
-        .filter(mailboxes::user_id.eq(user_id))
-        .filter(emails::state.eq("needs_review"))
-        .filter(emails::trashed_at.is_null())
-        .order((emails::created_at.desc(), emails::id))
-        .limit(limit)
-        .select(Email::as_select())
-        .load(conn)
-}
-
 /// One page of a user's emails waiting for review, newest first by list date, after `after` (keyset
 /// paging, the same order and cursor as a category's list).
 pub fn list_needing_review_after(

@@ -482,3 +482,48 @@ async fn sync_now_during_a_running_sync_is_followed_by_one_more_sync_not_lost() 
         jobs::table.filter(jobs::kind.eq("sync_mailbox")).select(jobs::state).load(&mut *app.conn()).expect("states");
     assert!(states.iter().all(|s| s == "completed"), "the new sync ran: {states:?}");
 }
+
+#[tokio::test]
+async fn needs_review_pages_through_every_waiting_email_of_every_account_newest_first() {
+    use emailgator::db::schema::emails;
+
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let first = db::mailboxes::find(&mut app.conn(), &mailbox_id).expect("find").expect("mailbox");
+    let second = db::mailboxes::Mailbox {
+        id: db::new_id(),
+        address: "maildir:/second".into(),
+        maildir_path: None,
+        ..first.clone()
+    };
+    db::mailboxes::insert(&mut app.conn(), &second).expect("second account");
+    let category = category_named(&app, &user_id, "Receipts & orders");
+    let mut waiting = seed(&app, &mailbox_id, &category.id, 70, "Unsure");
+    waiting.extend(seed(&app, &second.id, &category.id, 65, "Doubtful"));
+    diesel::update(emails::table.filter(emails::id.eq_any(&waiting)))
+        .set((emails::state.eq("needs_review"), emails::category_id.eq(None::<String>)))
+        .execute(&mut *app.conn())
+        .expect("to review");
+    let expected: Vec<String> = emails::table
+        .filter(emails::state.eq("needs_review"))
+        .filter(emails::trashed_at.is_null())
+        .order((emails::listed_at.desc(), emails::id.desc()))
+        .select(emails::id)
+        .load(&mut *app.conn())
+        .expect("all waiting");
+    assert!(expected.len() >= 135);
+
+    let (status, page) = get(&app, "/review").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("{} email(s) wait for review", expected.len())), "{page}");
+    let mut walked = Vec::new();
+    let mut path = Some("/review".to_owned());
+    while let Some(next) = path {
+        let (status, page) = get(&app, &next).await;
+        assert_eq!(status, 200, "{next}");
+        walked
+            .extend(page.split("name=\"ids\" value=\"").skip(1).filter_map(|r| r.split('"').next()).map(str::to_owned));
+        assert!(walked.len() <= expected.len(), "paging loops: {next}");
+        path = next_link(&page);
+    }
+    assert_eq!(walked, expected, "every waiting email once, newest first, both accounts mixed");
+}

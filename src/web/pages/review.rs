@@ -7,6 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use crate::error::AppError;
+use crate::services::emails::{self, DEFAULT_PAGE_SIZE};
 use crate::services::sorting;
 use crate::state::AppState;
 use crate::web::csrf;
@@ -32,17 +33,35 @@ pub struct ReviewPage {
     layout: Layout,
     rows: Vec<ReviewRow>,
     categories: Vec<CategoryOption>,
+    /// How many emails wait for review in all (the page shows at most one page of them).
+    total: i64,
+    is_first_page: bool,
+    next_url: Option<String>,
 }
 
-pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<ReviewPage, AppError> {
-    let user_id = user.0.user.id.clone();
-    let (emails, categories) = state
+#[derive(serde::Deserialize)]
+pub struct ReviewQuery {
+    #[serde(default)]
+    after: Option<String>,
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<ReviewQuery>,
+) -> Result<ReviewPage, AppError> {
+    let (user_id, after) = (user.0.user.id.clone(), query.into_inner().after);
+    let is_first_page = after.as_deref().is_none_or(str::is_empty);
+    let (page, categories) = state
         .db(move |conn| {
-            let emails = crate::db::emails::list_needing_review(conn, &user_id, 500)?;
-            Ok((emails, crate::db::categories::list_for_user(conn, &user_id)?))
+            let page = emails::list_needing_review(conn, &user_id, after.as_deref(), DEFAULT_PAGE_SIZE)?;
+            Ok((page, crate::db::categories::list_for_user(conn, &user_id)?))
         })
         .await?;
-    let rows = emails
+    let next_url = page.next_cursor.map(|cursor| format!("/review?after={cursor}"));
+    let total = page.total;
+    let rows = page
+        .emails
         .into_iter()
         .map(|e| ReviewRow {
             from: e.from_name.clone().filter(|n| !n.is_empty()).or(e.from_address.clone()).unwrap_or_default(),
@@ -52,7 +71,14 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<Revie
         })
         .collect();
     let categories = categories.into_iter().map(|c| CategoryOption { id: c.id, name: c.name }).collect();
-    Ok(ReviewPage { layout: Layout::signed_in(&user.0, user.is_admin(&state)), rows, categories })
+    Ok(ReviewPage {
+        layout: Layout::signed_in(&user.0, user.is_admin(&state)),
+        rows,
+        categories,
+        total,
+        is_first_page,
+        next_url,
+    })
 }
 
 /// `POST /emails/assign`: puts the selected emails in a category (also used to move sorted ones).
