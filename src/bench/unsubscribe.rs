@@ -24,6 +24,8 @@ pub async fn run(config: Config, attempts: usize, browsers: usize) -> anyhow::Re
     settings.guard.test_loopback = vec![format!("127.0.0.1:{}", fixtures.port).parse()?];
     settings.concurrency = browsers;
     settings.scratch_dir = scratch.clone();
+    // The rules alone are measured: an AI would add its own latency and the fixtures' truth assumes none.
+    settings.ai = None;
     let agent = InProcessAgent::new(settings);
     anyhow::ensure!(
         agent.is_browser_installed(),
@@ -57,6 +59,7 @@ pub async fn run(config: Config, attempts: usize, browsers: usize) -> anyhow::Re
             per_session
         })
     };
+    let load_before = load_average();
     let started = Instant::now();
     let results: Vec<(&'static str, &'static str, Status, f64)> =
         futures_util::stream::iter((0..attempts).map(|n| &CASES[n % CASES.len()]))
@@ -125,6 +128,11 @@ pub async fn run(config: Config, attempts: usize, browsers: usize) -> anyhow::Re
         all_ms.iter().copied().fold(0.0, f64::max)
     );
     println!(
+        "  load average (1 min) before / after the browser attempts: {load_before} / {} on {} cores",
+        load_average(),
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
+    );
+    println!(
         "  memory per browser session: median {:.0} MiB, max {:.0} MiB (chromium processes of one profile, RSS summed)",
         memory.get(memory.len() / 2).copied().unwrap_or(0.0),
         memory.last().copied().unwrap_or(0.0)
@@ -140,6 +148,14 @@ pub async fn run(config: Config, attempts: usize, browsers: usize) -> anyhow::Re
         fixtures.forbidden_connections()
     );
     Ok(())
+}
+
+/// The one-minute load average, to say how busy the machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split(' ').next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn p50(mut values: Vec<f64>) -> f64 {
