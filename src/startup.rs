@@ -34,6 +34,8 @@ pub struct Application {
     runner: Runner,
     shutdown: CancellationToken,
     background: Vec<JoinHandle<()>>,
+    /// Closed last, so no browser outlives the process.
+    unsubscriber: Arc<dyn crate::automation::Unsubscriber>,
 }
 
 impl Application {
@@ -77,7 +79,15 @@ impl Application {
         };
         let llm = crate::sorting::llm::LlmSettings::from_config(&config.openai).map(|s| Arc::new(LlmSorter::new(s)));
         let unsubscriber = crate::automation::from_config(&config);
-        let ctx = Arc::new(JobContext { pool, config: config.clone(), clock, mail, keyring, llm, unsubscriber });
+        let ctx = Arc::new(JobContext {
+            pool,
+            config: config.clone(),
+            clock,
+            mail,
+            keyring,
+            llm,
+            unsubscriber: unsubscriber.clone(),
+        });
         let runner = Runner::new(ctx.clone(), registry, config.jobs.clone(), config.instance_id.clone());
         let shutdown = CancellationToken::new();
         let mut background = Vec::new();
@@ -114,7 +124,7 @@ impl Application {
         .run();
 
         tracing::info!(port, public_url = %state.public_url, "listening");
-        Ok(Self { stop_signal, port, server, state, runner, shutdown, background })
+        Ok(Self { stop_signal, port, server, state, runner, shutdown, background, unsubscriber })
     }
 
     pub fn port(&self) -> u16 {
@@ -151,6 +161,8 @@ impl Application {
             }
         }
         server.await.context("web server task")?.context("web server")?;
+        // After the jobs stopped: no attempt can start another browser now.
+        self.unsubscriber.shut_down().await;
         tracing::info!("stopped");
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The in-process agent: tries the web targets of one subscription in order — the one-click POST,
 //! then pages in a fresh browser behind the guarded proxy — and reports the first success, or the
-//! most useful failure, with every step and a screenshot of the final page.
+//! most useful failure, with every step and a screenshot of the final page. Browsers come from the
+//! `sessions` pool, which has the next one started before it is needed.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,13 +10,13 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::future::BoxFuture;
-use tokio::sync::{Mutex, Semaphore};
 
-use super::browser::{BrowserSettings, Chromedriver, Session};
+use super::browser::BrowserSettings;
 use super::fetch::FetchSettings;
 use super::guard::{GuardSettings, NetworkGuard};
 use super::page::{self, PageLimits};
-use super::proxy::GuardedProxy;
+use super::page_ai::{PageAi, PageAiSettings};
+use super::sessions::{BrowserPool, PoolError, PoolSettings};
 use super::{AttemptReport, AttemptRequest, Outcome, Recorder, Unsubscriber, UnsubscriberError, one_click};
 use crate::config::Config;
 use crate::domain::unsubscribe::{Method, Status};
@@ -31,7 +32,13 @@ pub struct AgentSettings {
     pub limits: PageLimits,
     pub attempt_timeout: Duration,
     pub concurrency: usize,
+    /// Browser sessions kept started ahead of need, at most (0: none).
+    pub warm_sessions: usize,
+    pub warm_idle: Duration,
     pub screenshot_max_bytes: usize,
+    /// The AI that may choose steps the rules cannot; `None` without an OpenAI key (or with
+    /// `unsubscribe.ai_steps = 0`).
+    pub ai: Option<PageAiSettings>,
     /// Where browser profiles are made (and deleted).
     pub scratch_dir: PathBuf,
 }
@@ -59,7 +66,10 @@ impl AgentSettings {
             limits: PageLimits { step_cap: u.step_cap, step_timeout: u.step_timeout },
             attempt_timeout: u.attempt_timeout,
             concurrency: u.concurrency,
+            warm_sessions: u.warm_sessions,
+            warm_idle: u.warm_idle,
             screenshot_max_bytes: u.screenshot_max_bytes,
+            ai: PageAiSettings::from_config(&config.openai, u.ai_steps),
             scratch_dir: std::env::temp_dir().join("emailgator-browser"),
         }
     }
@@ -68,55 +78,45 @@ impl AgentSettings {
 pub struct InProcessAgent {
     settings: AgentSettings,
     guard: NetworkGuard,
-    driver: Mutex<Option<Arc<Chromedriver>>>,
-    browsers: Semaphore,
+    browsers: Arc<BrowserPool>,
+    ai: Option<PageAi>,
 }
 
 impl InProcessAgent {
     pub fn new(settings: AgentSettings) -> InProcessAgent {
         // reqwest panics without rustls's process-wide provider; callers other than `main` may not have set it.
         crate::startup::install_tls_provider();
-        let browsers = Semaphore::new(settings.concurrency.max(1));
-        InProcessAgent {
-            guard: NetworkGuard::new(settings.guard.clone()),
-            settings,
-            driver: Mutex::new(None),
-            browsers,
-        }
+        let guard = NetworkGuard::new(settings.guard.clone());
+        let browsers = BrowserPool::new(
+            PoolSettings {
+                browser: settings.browser.clone(),
+                scratch_dir: settings.scratch_dir.clone(),
+                connect_timeout: settings.fetch.connect_timeout,
+                concurrency: settings.concurrency,
+                warm: settings.warm_sessions.min(settings.concurrency),
+                warm_idle: settings.warm_idle,
+            },
+            guard.clone(),
+        );
+        let ai = settings.ai.clone().map(PageAi::new);
+        InProcessAgent { guard, settings, browsers, ai }
     }
 
     /// The chromedriver process id, once one was started (benchmarks count what it leaves behind).
     pub async fn chromedriver_pid(&self) -> Option<u32> {
-        self.driver.lock().await.as_ref().and_then(|d| d.pid())
+        self.browsers.chromedriver_pid().await
     }
 
-    /// Stops chromedriver now instead of when the agent is dropped.
+    /// Closes every browser, waiting for them, and stops chromedriver; dropping the agent without
+    /// this still ends every chromium, but abruptly.
     pub async fn shut_down(&self) {
-        self.driver.lock().await.take();
+        self.browsers.shut_down().await;
     }
 
     /// Whether this machine has the browser programs the agent needs.
     pub fn is_browser_installed(&self) -> bool {
         self.settings.browser.chromedriver_url.is_some()
             || (self.settings.browser.chromedriver_path.exists() && self.settings.browser.chromium_path.exists())
-    }
-
-    async fn driver_url(&self) -> Result<String, String> {
-        if let Some(url) = &self.settings.browser.chromedriver_url {
-            return Ok(url.clone());
-        }
-        let mut driver = self.driver.lock().await;
-        if let Some(running) = driver.as_ref().filter(|d| d.is_alive()) {
-            return Ok(running.url().to_owned());
-        }
-        let path = self.settings.browser.chromedriver_path.clone();
-        let started = tokio::task::spawn_blocking(move || Chromedriver::start(&path))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let url = started.url().to_owned();
-        *driver = Some(Arc::new(started));
-        Ok(url)
     }
 
     async fn run(&self, request: &AttemptRequest) -> AttemptReport {
@@ -168,40 +168,23 @@ impl InProcessAgent {
 
     /// One page in a fresh browser; the session and its profile are gone when this returns.
     async fn in_browser(&self, url: &str, own_address: &str, log: &mut Recorder) -> (Outcome, Option<String>) {
-        let Ok(_permit) = self.browsers.acquire().await else {
-            return (Outcome::new(Status::Failed, "the agent is shutting down".into()), None);
-        };
-        let driver_url = match self.driver_url().await {
-            Ok(url) => url,
-            Err(reason) => {
-                log.step("browser unavailable", &reason);
+        let lease = match self.browsers.take().await {
+            Ok(lease) => lease,
+            Err(PoolError::Proxy(error)) => {
+                return (Outcome::new(Status::Failed, format!("the guarded proxy could not start: {error}")), None);
+            }
+            Err(error) => {
+                log.step("browser unavailable", &error.to_string());
                 return (
-                    Outcome::new(Status::NeedsManual, format!("the browser is not available on this server: {reason}")),
+                    Outcome::new(Status::NeedsManual, format!("the browser is not available on this server: {error}")),
                     None,
                 );
             }
         };
-        let proxy = match GuardedProxy::start(self.guard.clone(), self.settings.fetch.connect_timeout).await {
-            Ok(proxy) => proxy,
-            Err(error) => {
-                return (Outcome::new(Status::Failed, format!("the guarded proxy could not start: {error}")), None);
-            }
-        };
-        let session =
-            match Session::open(&driver_url, &self.settings.browser, Some(&proxy.url()), &self.settings.scratch_dir)
-                .await
-            {
-                Ok(session) => session,
-                Err(error) => {
-                    log.step("browser unavailable", &error.to_string());
-                    return (
-                        Outcome::new(Status::NeedsManual, format!("the browser could not be started: {error}")),
-                        None,
-                    );
-                }
-            };
+        let (session, proxy) = (&lease.browser.session, &lease.browser.proxy);
         let refusals = || proxy.refusals();
-        let driving = page::drive(&session.client, url, own_address, self.settings.limits, &refusals, log);
+        let driving =
+            page::drive(&session.client, url, own_address, self.settings.limits, &refusals, self.ai.as_ref(), log);
         let outcome = match tokio::time::timeout(self.settings.attempt_timeout, driving).await {
             Ok(outcome) => outcome,
             Err(_) => {
@@ -216,7 +199,7 @@ impl InProcessAgent {
             }
             Err(_) => None,
         };
-        session.close().await;
+        self.browsers.finish(lease);
         (outcome, screenshot)
     }
 }
@@ -235,5 +218,9 @@ fn rank(status: Status) -> u8 {
 impl Unsubscriber for InProcessAgent {
     fn attempt<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptReport, UnsubscriberError>> {
         Box::pin(async move { Ok(self.run(request).await) })
+    }
+
+    fn shut_down(&self) -> BoxFuture<'_, ()> {
+        Box::pin(InProcessAgent::shut_down(self))
     }
 }

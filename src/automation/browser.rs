@@ -1,9 +1,10 @@
 //! The `Browser` seam's real implementation: Debian's chromium driven through chromedriver with
-//! fantoccini. One chromedriver per agent, started on first use and killed when the agent goes;
-//! one fresh session per attempt with its own profile directory (deleted afterwards), downloads
-//! blocked, every request through the guarded proxy.
+//! fantoccini. One chromedriver per agent, started on first use and killed (with every chromium it
+//! started) when the agent goes; one fresh session per attempt with its own profile directory
+//! (deleted afterwards), downloads blocked, every request through the guarded proxy.
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -49,6 +50,9 @@ impl Chromedriver {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, which the chromiums it starts join: dropping the driver can then
+            // end them all, even sessions nobody closed (a warm one, or one whose attempt panicked).
+            .process_group(0)
             .spawn()
             .map_err(|e| fail(e.to_string()))?;
         let driver = Chromedriver { url: format!("http://127.0.0.1:{port}"), child: Mutex::new(Some(child)) };
@@ -82,6 +86,12 @@ impl Drop for Chromedriver {
         if let Ok(mut guard) = self.child.lock()
             && let Some(mut child) = guard.take()
         {
+            // The group id is chromedriver's pid (`process_group(0)`); std cannot signal a group.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -122,6 +132,18 @@ impl Session {
             "--mute-audio",
             "--dns-prefetch-disable",
             "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+            // Start-up work a one-page session never needs: crash reporting, field trials, the
+            // search-engine prompt, and services that call home (each call is one the guard refuses).
+            "--disable-breakpad",
+            "--disable-field-trial-config",
+            "--disable-search-engine-choice-screen",
+            "--disable-component-extensions-with-background-pages",
+            "--disable-domain-reliability",
+            "--disable-client-side-phishing-detection",
+            "--metrics-recording-only",
+            "--no-pings",
+            "--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider,\
+             AutofillServerCommunication,CertificateTransparencyComponentUpdater,InterestFeedContentSuggestions",
         ]
         .map(str::to_owned)
         .into();
@@ -148,6 +170,9 @@ impl Session {
                     "profile.password_manager_enabled": false,
                     "autofill.profile_enabled": false,
                     "autofill.credit_card_enabled": false,
+                    // No preconnecting to the default search engine (or anything else) at start-up.
+                    "net.network_prediction_options": 2,
+                    "signin.allowed": false,
                 }
             }
         });

@@ -26,7 +26,7 @@ struct Printed {
     mailto: Vec<String>,
 }
 
-pub async fn run(config: Config, target: &str, email: &str, is_json: bool) -> anyhow::Result<()> {
+pub async fn run(mut config: Config, target: &str, email: &str, is_json: bool) -> anyhow::Result<()> {
     let email = EmailAddress::parse(email)?;
     let targets = targets_for(target)?;
     let mailto: Vec<String> = targets.iter().filter(|t| t.method == Method::Mailto).map(|t| t.url.clone()).collect();
@@ -34,8 +34,13 @@ pub async fn run(config: Config, target: &str, email: &str, is_json: bool) -> an
         email_address: email.as_str().to_owned(),
         targets: targets.into_iter().filter(|t| t.method != Method::Mailto).collect(),
     };
+    // One attempt and exit: a browser started for a next attempt would be wasted.
+    config.unsubscribe.warm_sessions = 0;
     let unsubscriber = super::from_config(&config);
-    let report = unsubscriber.attempt(&request).await?;
+    let report = unsubscriber.attempt(&request).await;
+    // The used browser closes in the background; it must be gone before the process is.
+    unsubscriber.shut_down().await;
+    let report = report?;
     let screenshot = match report.screenshot_png_base64.as_deref().map(|b| BASE64.decode(b)) {
         Some(Ok(png)) => {
             std::fs::create_dir_all(&config.unsubscribe.screenshot_dir)?;

@@ -1,5 +1,6 @@
 // Describes the page for the agent: its text, HTTP status, signs of a CAPTCHA or sign-in wall, and
-// the visible controls, each marked with a data-eg attribute so the agent can act on it.
+// the visible controls, each marked with a data-eg attribute so the agent can act on it. page.rs
+// puts `const fingerprint = …` before this script, read before anything else.
 const visible = (el) => {
   const r = el.getBoundingClientRect();
   const s = getComputedStyle(el);
@@ -54,6 +55,7 @@ const nav = performance.getEntriesByType('navigation')[0];
 const captcha = !!document.querySelector(
   'iframe[src*="recaptcha"],iframe[src*="hcaptcha"],iframe[src*="turnstile"],iframe[src*="captcha"],.g-recaptcha,.h-captcha,.cf-turnstile,[class*=captcha i],[id*=captcha i]');
 return {
+  fingerprint,
   url: location.href,
   title: document.title || '',
   text: document.body ? (document.body.innerText || '').slice(0, 20000) : '',

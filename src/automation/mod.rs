@@ -9,9 +9,11 @@ pub mod fetch;
 pub mod guard;
 pub mod one_click;
 pub mod page;
+pub mod page_ai;
 pub mod phrases;
 pub mod proxy;
 pub mod remote;
+pub mod sessions;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,6 +67,12 @@ pub enum UnsubscriberError {
 /// The seam: the in-process agent or the sidecar's HTTP client.
 pub trait Unsubscriber: Send + Sync {
     fn attempt<'a>(&'a self, request: &'a AttemptRequest) -> BoxFuture<'a, Result<AttemptReport, UnsubscriberError>>;
+
+    /// Closes whatever it keeps running (browsers still closing, pre-started ones); called once
+    /// when the process stops.
+    fn shut_down(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// The implementation the configuration asks for: remote when `SIDECAR_URL` is set.

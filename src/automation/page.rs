@@ -1,6 +1,7 @@
 //! Drives one unsubscribe page in the browser: dismiss a cookie banner, fill the account's own
 //! address, untick lists or choose "from all", press unsubscribe / confirm / save, follow further
-//! steps, and decide from what the page then says. A page that merely loaded is not a success.
+//! steps, and decide from what the page then says. A page that merely loaded is not a success. Where
+//! the rules find nothing to press, a configured AI may choose a few steps (`page_ai`), checked first.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 use serde::Deserialize;
 
+use super::page_ai::{self, AiAction, PageAi};
 use super::phrases::{self, Intent};
 use super::proxy::{BLOCK_MARKER, Refusal};
 use super::{Outcome, Recorder};
@@ -19,6 +21,8 @@ const MAX_SAME_PRESS: usize = 2;
 
 #[derive(Debug, Clone, Deserialize)]
 struct Page {
+    /// `fingerprint()` as the script saw the page before reading it.
+    fingerprint: String,
     url: String,
     text: String,
     status: u16,
@@ -26,20 +30,21 @@ struct Page {
     elements: Vec<Control>,
 }
 
+/// One visible control, as `describe_page.js` reports it.
 #[derive(Debug, Clone, Deserialize)]
-struct Control {
-    id: String,
-    kind: String,
+pub(super) struct Control {
+    pub(super) id: String,
+    pub(super) kind: String,
     #[serde(rename = "type")]
-    input_type: String,
-    label: String,
-    name: String,
-    autocomplete: String,
-    checked: bool,
-    filled: bool,
-    disabled: bool,
-    in_banner: bool,
-    href: String,
+    pub(super) input_type: String,
+    pub(super) label: String,
+    pub(super) name: String,
+    pub(super) autocomplete: String,
+    pub(super) checked: bool,
+    pub(super) filled: bool,
+    pub(super) disabled: bool,
+    pub(super) in_banner: bool,
+    pub(super) href: String,
 }
 
 impl Control {
@@ -64,6 +69,7 @@ pub async fn drive(
     own_address: &str,
     limits: PageLimits,
     refusals: &(dyn Fn() -> Vec<Refusal> + Sync),
+    ai: Option<&PageAi>,
     log: &mut Recorder,
 ) -> Outcome {
     log.step("open", url);
@@ -77,10 +83,11 @@ pub async fn drive(
     let mut dismissed_banner = false;
     let mut changed_choices = false;
     let mut filled: HashSet<String> = HashSet::new();
+    let mut ai_steps = 0;
+    // The page state last waited on: after an AI fill nothing visible changes, and waiting again
+    // for scripts would only delay the next step.
+    let mut waited_on = String::new();
     for _ in 0..limits.step_cap {
-        // Taken before the page is read, so a control a script adds while it is read still counts
-        // as a change below (on a busy machine the read can straddle the script's timer).
-        let seen = fingerprint(client).await;
         let page = match describe(client).await {
             Ok(page) => page,
             Err(reason) => return Outcome::new(Status::NeedsManual, format!("the page could not be read: {reason}")),
@@ -179,7 +186,24 @@ pub async fn drive(
             .map(|(_, c)| c.clone());
         let Some(button) = best else {
             // Scripts may add the button late: wait once for the page to change before giving up.
-            if wait_for_change(client, &seen, limits.step_timeout).await {
+            // The fingerprint was taken before the page was read, so a control a script adds while
+            // it is read still counts as a change (on a busy machine the read can straddle the timer).
+            if waited_on != page.fingerprint {
+                if wait_for_change(client, &page.fingerprint, limits.step_timeout).await {
+                    continue;
+                }
+                waited_on.clone_from(&page.fingerprint);
+            }
+            if let Some(ai) = ai.filter(|ai| ai_steps < ai.max_steps()) {
+                ai_steps += 1;
+                match ask_ai(client, ai, &page, own_address, limits, log).await {
+                    Ok(AiAction::Untick(_)) => changed_choices = true,
+                    Ok(AiAction::FillEmail(_)) => {
+                        filled.insert("chosen by the AI".into());
+                    }
+                    Ok(_) => {}
+                    Err(outcome) => return outcome,
+                }
                 continue;
             }
             let reason = match pressed.last() {
@@ -206,6 +230,65 @@ pub async fn drive(
     Outcome::new(Status::NeedsManual, format!("the page still asked for more after {} steps", limits.step_cap))
 }
 
+/// One AI-chosen step: the model's answer is checked against the page's controls, then carried out.
+/// A refused answer, a "stop" or an unreachable AI ends the attempt as needing a person.
+async fn ask_ai(
+    client: &fantoccini::Client,
+    ai: &PageAi,
+    page: &Page,
+    own_address: &str,
+    limits: PageLimits,
+    log: &mut Recorder,
+) -> Result<AiAction, Outcome> {
+    let listed: Vec<Control> = page.elements.iter().filter(|c| !c.in_banner).cloned().collect();
+    log.step("ask the AI", &format!("{} controls listed", listed.len()));
+    let answer = match ai.ask(&page.url, &page.text, &listed).await {
+        Ok(answer) => answer,
+        Err(reason) => {
+            log.step("AI unavailable", &reason);
+            return Err(Outcome::new(
+                Status::NeedsManual,
+                "the page offers no control the agent recognises, and the AI could not be asked".into(),
+            ));
+        }
+    };
+    let action = match page_ai::read_answer(&answer, &listed, own_address) {
+        Ok(action) => action,
+        Err(reason) => {
+            log.step("AI answer refused", &reason);
+            return Err(Outcome::new(Status::NeedsManual, format!("the AI's suggestion was refused: {reason}")));
+        }
+    };
+    match action {
+        AiAction::Stop => {
+            log.step("AI stopped", "the AI found nothing that unsubscribes");
+            return Err(Outcome::new(
+                Status::NeedsManual,
+                "neither the agent nor the AI found a control that unsubscribes".into(),
+            ));
+        }
+        AiAction::Click(n) => {
+            log.step("AI press", &listed[n].describe());
+            let before = fingerprint(client).await;
+            if let Err(error) = click(client, &listed[n].id).await {
+                log.step("press failed", &short(&error));
+            }
+            wait_for_change(client, &before, limits.step_timeout).await;
+        }
+        AiAction::FillEmail(n) => {
+            log.step("AI fill", &format!("{} with the account's address", listed[n].describe()));
+            if let Err(error) = fill(client, &listed[n].id, own_address).await {
+                log.step("fill failed", &short(&error));
+            }
+        }
+        AiAction::Untick(n) => {
+            log.step("AI untick", &listed[n].describe());
+            let _ = click(client, &listed[n].id).await;
+        }
+    }
+    Ok(action)
+}
+
 fn blocked(log: &mut Recorder, refusal: &Refusal) -> Outcome {
     log.step("blocked", &format!("{}: {}", refusal.target, refusal.reason));
     Outcome::new(Status::Blocked, format!("the network guard refused {}: {}", refusal.target, refusal.reason))
@@ -229,9 +312,10 @@ fn refused_page(page: &Page, refusals: &[Refusal]) -> Option<Refusal> {
 
 async fn describe(client: &fantoccini::Client) -> Result<Page, String> {
     let mut last_error = String::new();
+    let script = format!("const fingerprint = {FINGERPRINT};\n{DESCRIBE}");
     // During a navigation the script can fail; the next page is read a moment later.
     for _ in 0..20 {
-        match client.execute(DESCRIBE, vec![]).await {
+        match client.execute(&script, vec![]).await {
             Ok(value) => return serde_json::from_value(value).map_err(|e| e.to_string()),
             Err(error) => last_error = error.to_string(),
         }
@@ -263,21 +347,25 @@ async fn fill(client: &fantoccini::Client, id: &str, text: &str) -> Result<(), S
     element.send_keys(text).await.map_err(|e| e.to_string())
 }
 
-/// A cheap summary of the page that changes when it navigates or its content changes.
+/// A cheap summary of the page that changes when it navigates or its content changes; the same
+/// expression starts `describe_page.js`.
+const FINGERPRINT: &str = "location.href + '|' + document.readyState + '|' + (document.body ? document.body.innerText.length + ':' + document.body.getElementsByTagName('*').length : '')";
+
 async fn fingerprint(client: &fantoccini::Client) -> String {
-    let script = "return location.href + '|' + document.readyState + '|' + (document.body ? document.body.innerText.length + ':' + document.body.getElementsByTagName('*').length : '')";
-    client.execute(script, vec![]).await.map(|v| v.to_string()).unwrap_or_default()
+    let script = format!("return {FINGERPRINT};");
+    client.execute(&script, vec![]).await.map(|v| v.as_str().unwrap_or_default().to_owned()).unwrap_or_default()
 }
 
 /// Waits until the page differs from `before` and has loaded; `false` when nothing changed.
 async fn wait_for_change(client: &fantoccini::Client, before: &str, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Each check is a WebDriver round trip of its own; a shorter pause would mostly add load.
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let now = fingerprint(client).await;
         if !now.is_empty() && now != before && now.contains("|complete|") {
             // Let a script that rewrites the page finish its work.
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
             return true;
         }
     }

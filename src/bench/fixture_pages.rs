@@ -42,6 +42,9 @@ pub const CASES: &[Case] = &[
     Case { path: "/error", expected: "failed", record: None },
     Case { path: "/silent", expected: "needs_manual", record: None },
     Case { path: "/redirect-out", expected: "blocked", record: None },
+    // Wording the rules do not know: left to a person unless an AI is configured (tests/api/unsubscribe.rs).
+    Case { path: "/fi", expected: "needs_manual", record: None },
+    Case { path: "/jatka", expected: "needs_manual", record: None },
 ];
 
 /// The address the fixtures expect in forms.
@@ -264,6 +267,29 @@ async fn page(request: HttpRequest, body: web::Bytes, shared: web::Data<Shared>)
         }
         ("/error", _) => {
             HttpResponse::InternalServerError().content_type("text/html").body("<h1>Internal Server Error</h1>")
+        }
+        // An icon button named only in Finnish, and an address field the rules do not recognise.
+        ("/fi", false) => html(
+            "<p>Viikkokirje</p><p>Etkö halua enää viestejämme?</p><form method=post action=/fi>\
+             <label for=o>Sähköpostiosoite</label> <input id=o type=text name=osoite>\
+             <button type=submit aria-label=\"Peru tilaus\"><svg width=16 height=16><circle cx=8 cy=8 r=6 /></svg>\
+             </button></form>",
+        ),
+        ("/fi", true) => {
+            let address = form(&body).get("osoite").and_then(|v| v.first().cloned()).unwrap_or_default();
+            record(format!("fi:{address}"));
+            html(DONE)
+        }
+        // A "continue" the rules do not know, next to a card-number field nothing may type into.
+        ("/jatka", false) => html(
+            "<p>Viikkokirje</p><form method=post action=/jatka>\
+             <label>Kortin numero <input type=text name=cardnumber autocomplete=cc-number></label>\
+             <button type=submit>Jatka</button></form>",
+        ),
+        ("/jatka", true) => {
+            let card = form(&body).get("cardnumber").and_then(|v| v.first().cloned()).unwrap_or_default();
+            record(format!("jatka:{card}"));
+            html(DONE)
         }
         ("/silent", false) => html("<h1>Thanks for reading Weekly News!</h1><p>See you next week.</p>"),
         ("/redirect-out", false) => HttpResponse::Found()

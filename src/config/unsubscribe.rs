@@ -24,6 +24,13 @@ pub struct UnsubscribeConfig {
     pub step_cap: usize,
     /// Browser sessions at once, per process (and unsubscribe jobs at once).
     pub concurrency: usize,
+    /// Browser sessions started ahead of need (at most `concurrency`), so an attempt does not wait
+    /// for chromium to start; 0 turns this off.
+    pub warm_sessions: usize,
+    /// A pre-started session unused this long is closed.
+    pub warm_idle: Duration,
+    /// AI-chosen steps per page at most, when an OpenAI key is configured; 0 never asks the AI.
+    pub ai_steps: usize,
     pub body_cap_bytes: usize,
     pub screenshot_max_bytes: usize,
     pub screenshot_dir: PathBuf,
@@ -60,6 +67,7 @@ pub(super) fn read(r: &mut Reader, mode: Mode, data_dir: &Path, problems: &mut V
     if mode == Mode::Production && !test_allow_loopback.is_empty() {
         problems.push("unsubscribe.test_allow_loopback is for tests only and is refused in production".into());
     }
+    let concurrency = r.get::<usize>("unsubscribe.concurrency").unwrap_or(2).max(1);
     let config = UnsubscribeConfig {
         chromedriver_path: PathBuf::from(
             r.text("unsubscribe.chromedriver_path").unwrap_or_else(|| "/usr/bin/chromedriver".into()),
@@ -72,7 +80,10 @@ pub(super) fn read(r: &mut Reader, mode: Mode, data_dir: &Path, problems: &mut V
         step_timeout: Duration::from_millis(r.get::<u64>("unsubscribe.step_timeout_ms").unwrap_or(3000).max(100)),
         attempt_timeout: secs(r.get("unsubscribe.attempt_timeout_secs"), 120),
         step_cap: r.get::<usize>("unsubscribe.step_cap").unwrap_or(12).clamp(1, 50),
-        concurrency: r.get::<usize>("unsubscribe.concurrency").unwrap_or(2).max(1),
+        concurrency,
+        warm_sessions: r.get::<usize>("unsubscribe.warm_sessions").unwrap_or(1).min(concurrency),
+        warm_idle: secs(r.get("unsubscribe.warm_idle_secs"), 120),
+        ai_steps: r.get::<usize>("unsubscribe.ai_steps").unwrap_or(3).min(10),
         body_cap_bytes: r.get::<usize>("unsubscribe.body_cap_bytes").unwrap_or(1024 * 1024).max(1024),
         screenshot_max_bytes: r.get::<usize>("unsubscribe.screenshot_max_bytes").unwrap_or(1024 * 1024),
         screenshot_dir: r

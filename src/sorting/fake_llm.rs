@@ -56,6 +56,9 @@ pub enum Fault {
     ObeyInjection,
     /// A 200 with body `{}`.
     NotAChatCompletion,
+    /// A 200 chat completion whose content is exactly this text, whatever was asked: scripted answers
+    /// for prompts other than sorting's (the unsubscribe agent's page steps).
+    Answer(String),
 }
 
 /// One request as the fake saw it, with the status it answered.
@@ -341,15 +344,17 @@ async fn answer(state: &Mutex<State>, req: &HttpRequest, body: &[u8], recorded: 
     let results = match fault {
         Some(Fault::Status(code)) => return status_fault(code),
         Some(Fault::NotAChatCompletion) => return HttpResponse::Ok().json(json!({})),
+        Some(Fault::Answer(content)) => Err(content),
         Some(Fault::Delay(delay)) => {
             actix_web::rt::time::sleep(delay).await;
-            results(&recorded.emails, &recorded.categories, &oracle, None)
+            Ok(results(&recorded.emails, &recorded.categories, &oracle, None))
         }
-        other => results(&recorded.emails, &recorded.categories, &oracle, other.as_ref()),
+        other => Ok(results(&recorded.emails, &recorded.categories, &oracle, other.as_ref())),
     };
     let content = match results {
-        Some(results) => json!({ "results": results }).to_string(),
-        None => "Sorry, I cannot sort these emails right now.".to_owned(),
+        Err(scripted) => scripted,
+        Ok(Some(results)) => json!({ "results": results }).to_string(),
+        Ok(None) => "Sorry, I cannot sort these emails right now.".to_owned(),
     };
     let message_chars: String = request.messages.iter().map(|m| message_text(&m.content)).collect();
     recorded.prompt_tokens = tokens_of(&message_chars) + TOKENS_PER_MESSAGE * request.messages.len() as u64;

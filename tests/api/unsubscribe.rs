@@ -13,6 +13,7 @@ use emailgator::config::Config;
 use emailgator::db;
 use emailgator::domain::unsubscribe::{Method, Status, Target};
 use emailgator::services::unsubscribe::{self as service, SkipReason};
+use emailgator::sorting::fake_llm::{FakeLlm, Fault, keyword_oracle};
 use futures_util::StreamExt;
 
 use crate::support::TestApp;
@@ -87,15 +88,25 @@ async fn every_fixture_page_in_real_chromium_ends_as_the_server_saw_it() {
     }
     let fixtures = FixturePages::start().expect("fixture pages");
     let (config, _dir) = agent_config(&fixtures, &[]);
-    let agent = InProcessAgent::new(AgentSettings::from_config(&config));
+    let scratch = tempfile::tempdir().expect("scratch");
+    let mut settings = AgentSettings::from_config(&config);
+    // Its own profile folder, so other tests' browsers do not count.
+    settings.scratch_dir = scratch.path().to_owned();
+    let agent = InProcessAgent::new(settings);
     check_every_fixture(&agent, &fixtures).await;
-    let leftover = std::fs::read_dir(std::env::temp_dir().join("emailgator-browser"))
-        .map(|entries| {
-            entries.filter_map(Result::ok).filter(|e| e.file_name().to_string_lossy().starts_with("profile-")).count()
-        })
-        .unwrap_or(0);
-    // Other tests may be running a browser at the same moment; this test's profiles are all gone.
-    assert!(leftover <= 2, "browser profiles are deleted after each attempt ({leftover} left)");
+    let driver = agent.chromedriver_pid().await.expect("chromedriver was started");
+    agent.shut_down().await;
+    let leftover: Vec<_> = std::fs::read_dir(scratch.path()).expect("scratch").filter_map(Result::ok).collect();
+    assert!(leftover.is_empty(), "every profile, pre-started ones included, is deleted: {leftover:?}");
+    assert!(!std::path::Path::new(&format!("/proc/{driver}")).exists(), "chromedriver stopped");
+    let marker = scratch.path().display().to_string();
+    let chromium = std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(&marker))
+        .count();
+    assert_eq!(chromium, 0, "no chromium of this agent is left running");
 }
 
 #[tokio::test]
@@ -150,7 +161,12 @@ impl Drop for SidecarProcess {
     }
 }
 
-fn start_sidecar(fixtures: &FixturePages, data_dir: &std::path::Path, token: &str) -> SidecarProcess {
+fn start_sidecar(
+    fixtures: &FixturePages,
+    data_dir: &std::path::Path,
+    token: &str,
+    extra_env: &[(&str, &str)],
+) -> SidecarProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_emailgator"))
         .arg("sidecar")
         .env_clear()
@@ -161,6 +177,7 @@ fn start_sidecar(fixtures: &FixturePages, data_dir: &std::path::Path, token: &st
         .env("EMAILGATOR__UNSUBSCRIBE__TEST_ALLOW_LOOPBACK", fixtures.allow_pair())
         .env("EMAILGATOR__UNSUBSCRIBE__STEP_TIMEOUT_MS", "2500")
         .env("RUST_LOG", "warn")
+        .envs(extra_env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -177,7 +194,7 @@ fn start_sidecar(fixtures: &FixturePages, data_dir: &std::path::Path, token: &st
 async fn the_sidecar_passes_the_same_fixture_tests_and_refuses_a_wrong_token() {
     let fixtures = FixturePages::start().expect("fixture pages");
     let dir = tempfile::tempdir().expect("tempdir");
-    let sidecar = start_sidecar(&fixtures, dir.path(), "sidecar-secret-token");
+    let sidecar = start_sidecar(&fixtures, dir.path(), "sidecar-secret-token", &[]);
     let client = crate::support::http_client().build().expect("client");
     let health = client.get(format!("{}/health", sidecar.url)).send().await.expect("health");
     assert_eq!(health.status(), 200);
@@ -211,6 +228,98 @@ async fn the_sidecar_passes_the_same_fixture_tests_and_refuses_a_wrong_token() {
         return;
     }
     check_every_fixture(remote.as_ref(), &fixtures).await;
+}
+
+// ---- an AI choosing steps the rules cannot ----
+
+/// The fake OpenAI server's scripted answers for the page steps, in order.
+fn scripted_ai(answers: &[&str]) -> FakeLlm {
+    let ai = FakeLlm::start(keyword_oracle());
+    for answer in answers {
+        ai.push_fault(Fault::Answer((*answer).to_owned()));
+    }
+    ai
+}
+
+fn agent_with_ai(fixtures: &FixturePages, ai: &FakeLlm) -> (InProcessAgent, tempfile::TempDir) {
+    let base_url = ai.base_url();
+    let (config, dir) = agent_config(fixtures, &[("OPENAI_API_KEY", "test-key"), ("OPENAI_BASE_URL", &base_url)]);
+    (InProcessAgent::new(AgentSettings::from_config(&config)), dir)
+}
+
+fn actions(report: &emailgator::automation::AttemptReport) -> Vec<&str> {
+    report.steps.iter().map(|s| s.action.as_str()).collect()
+}
+
+#[tokio::test]
+async fn with_an_ai_a_control_in_unknown_words_is_used_and_success_is_still_read_from_the_page() {
+    if !has_browser() {
+        return;
+    }
+    let fixtures = FixturePages::start().expect("fixture pages");
+    let ai = scripted_ai(&[r#"{"action":"fill_email","element":1}"#, r#"{"action":"click","element":2}"#]);
+    let (agent, _dir) = agent_with_ai(&fixtures, &ai);
+    let report = agent.attempt(&page(fixtures.url("/fi"))).await.expect("report");
+    agent.shut_down().await;
+
+    assert_eq!(report.status, Status::Succeeded, "{report:?}");
+    assert_eq!(fixtures.records_of("fi"), [format!("fi:{READER}")], "the address the AI had typed was sent");
+    assert!(report.reason.contains("You have been unsubscribed"), "the page's words decide: {}", report.reason);
+    assert!(actions(&report).contains(&"AI fill") && actions(&report).contains(&"AI press"), "{report:?}");
+    assert_eq!(ai.calls(), 2);
+    let prompt = &ai.requests()[0].user;
+    assert!(prompt.contains("button type=submit label=\"Peru tilaus\""), "{prompt}");
+    assert!(prompt.contains("Etkö halua"), "the page text is sent: {prompt}");
+    assert!(!prompt.contains(READER), "the address itself is never sent to the AI");
+}
+
+#[tokio::test]
+async fn ai_answers_that_do_not_check_out_are_refused_and_never_end_as_a_success() {
+    if !has_browser() {
+        return;
+    }
+    let fixtures = FixturePages::start().expect("fixture pages");
+    let cases = [
+        ("/fi", "Press the round button, it unsubscribes you.", "not a JSON object"),
+        ("/fi", r#"{"action":"click","element":9}"#, "not on the list"),
+        ("/fi", r#"{"action":"fill_email","element":1,"value":"someone@else.example"}"#, "only the account's own"),
+        ("/jatka", r#"{"action":"fill_email","element":1}"#, "password or payment field"),
+    ];
+    let ai = scripted_ai(&cases.map(|(_, answer, _)| answer));
+    let (agent, _dir) = agent_with_ai(&fixtures, &ai);
+    for (path, answer, why) in cases {
+        let report = agent.attempt(&page(fixtures.url(path))).await.expect("report");
+        assert_eq!(report.status, Status::NeedsManual, "{answer}: {report:?}");
+        assert!(report.reason.contains(why), "{answer}: {}", report.reason);
+        assert!(actions(&report).contains(&"AI answer refused"), "recorded as a step: {report:?}");
+    }
+    agent.shut_down().await;
+    assert!(fixtures.records().is_empty(), "nothing was submitted: {:?}", fixtures.records());
+    assert_eq!(ai.calls(), cases.len(), "one question per refused answer");
+}
+
+#[tokio::test]
+async fn the_sidecar_uses_its_own_ai_configuration() {
+    if !has_browser() {
+        return;
+    }
+    let fixtures = FixturePages::start().expect("fixture pages");
+    let ai = scripted_ai(&[r#"{"action":"fill_email","element":1}"#, r#"{"action":"click","element":2}"#]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base_url = ai.base_url();
+    let sidecar = start_sidecar(
+        &fixtures,
+        dir.path(),
+        "sidecar-secret-token",
+        &[("OPENAI_API_KEY", "test-key"), ("OPENAI_BASE_URL", &base_url)],
+    );
+    let (config, _dir) =
+        agent_config(&fixtures, &[("SIDECAR_URL", sidecar.url.as_str()), ("SIDECAR_TOKEN", "sidecar-secret-token")]);
+    let remote = emailgator::automation::from_config(&config);
+    let report = remote.attempt(&page(fixtures.url("/fi"))).await.expect("report");
+    assert_eq!(report.status, Status::Succeeded, "{report:?}");
+    assert_eq!(fixtures.records_of("fi"), [format!("fi:{READER}")]);
+    assert_eq!(ai.calls(), 2);
 }
 
 // ---- the service and the job ----
