@@ -128,17 +128,14 @@ pub fn count_recent_emails(
 /// Bulk mail: a List-Id or unsubscribe links; the same words as the `emails_bulk` index.
 const BULK_MAIL: &str = "(list_id IS NOT NULL OR list_unsubscribe_urls <> '[]')";
 
-/// One bulk email, as the subscriptions page counts it: (List-Id, sender address, sender name, email id).
-pub type BulkMail = (Option<String>, Option<String>, Option<String>, String);
+/// A user's bulk mail since a moment, grouped by (List-Id, sender): the sender's name, the newest
+/// email's id (ids grow with time) and how many emails.
+pub type BulkGroup = (Option<String>, Option<String>, Option<String>, Option<String>, i64);
 
-/// The List-Id, sender and id of the user's bulk mail since
-/// `since`: mail with a List-Id or unsubscribe links, newest first, at most `limit` rows.
-pub fn bulk_mail_since(
-    conn: &mut DbConn,
-    user_id: &str,
-    since: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<Vec<BulkMail>> {
+/// The user's bulk mail since `since` (mail with a List-Id or unsubscribe links), grouped in the
+/// database from the `emails_bulk` index: one row per list and sender, however much mail.
+pub fn bulk_mail_since(conn: &mut DbConn, user_id: &str, since: NaiveDateTime) -> QueryResult<Vec<BulkGroup>> {
+    use diesel::dsl::{count_star, max};
     emails::table
         .inner_join(mailboxes::table)
         .filter(mailboxes::user_id.eq(user_id))
@@ -146,8 +143,7 @@ pub fn bulk_mail_since(
         .filter(emails::trashed_at.is_null())
         // Word for word the condition of the `emails_bulk` partial index (a bound '[]' would not match it).
         .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(BULK_MAIL))
-        .order((emails::listed_at.desc(), emails::id.desc()))
-        .limit(limit)
-        .select((emails::list_id, emails::from_address, emails::from_name, emails::id))
+        .group_by((emails::list_id, emails::from_address))
+        .select((emails::list_id, emails::from_address, max(emails::from_name), max(emails::id), count_star()))
         .load(conn)
 }

@@ -475,19 +475,25 @@ pub struct BulkSender {
 /// earlier that sent nothing since.
 pub fn bulk_senders(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Result<Vec<BulkSender>, AppError> {
     use std::collections::HashMap;
-    /// Enough for a glance at a very busy mailbox; older rows only add to counts already shown.
-    const SCAN_LIMIT: i64 = 20_000;
     let mut senders: Vec<BulkSender> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
-    for (list_id, from_address, from_name, email_id) in
-        db::subscriptions::bulk_mail_since(conn, user_id, now - VOLUME_WINDOW, SCAN_LIMIT)?
+    for (list_id, from_address, from_name, newest_id, count) in
+        db::subscriptions::bulk_mail_since(conn, user_id, now - VOLUME_WINDOW)?
     {
         let Some(key) = crate::domain::unsubscribe::subscription_key(list_id.as_deref(), from_address.as_deref())
         else {
             continue;
         };
+        let newest_id = newest_id.unwrap_or_default();
         match index.get(&key) {
-            Some(&at) => senders[at].recent_emails += 1,
+            // A list written by several senders: one subscription.
+            Some(&at) => {
+                let sender = &mut senders[at];
+                sender.recent_emails += count;
+                if newest_id > sender.newest_email_id {
+                    sender.newest_email_id = newest_id;
+                }
+            }
             None => {
                 index.insert(key.clone(), senders.len());
                 let display_name = from_name
@@ -498,8 +504,8 @@ pub fn bulk_senders(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Res
                 senders.push(BulkSender {
                     key,
                     display_name,
-                    recent_emails: 1,
-                    newest_email_id: email_id,
+                    recent_emails: count,
+                    newest_email_id: newest_id,
                     subscription: None,
                 });
             }
