@@ -26,6 +26,7 @@ mod page_snapshots;
 mod pages;
 mod production_start;
 mod schema;
+mod security;
 mod sessions;
 mod sorting;
 mod tokens;
