@@ -42,6 +42,7 @@ fn v4_class(ip: Ipv4Addr) -> Option<&'static str> {
         (169, 254, _) => Some("link-local (cloud metadata)"),
         (192, 0, 0) => Some("IETF protocol assignment"),
         (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => Some("documentation"),
+        (192, 88, 99) => Some("6to4 relay (deprecated)"),
         (198, 18..=19, _) => Some("benchmarking"),
         (224..=239, _, _) => Some("multicast"),
         (240..=255, _, _) => Some("reserved"),
@@ -65,6 +66,10 @@ fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
     if segments[..6] == [0; 6] {
         return Some("IPv4-compatible");
     }
+    // IPv4-translated (::ffff:0:a.b.c.d, SIIT) reaches an IPv4 address too.
+    if segments[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return Some("IPv4-translated");
+    }
     match segments[0] {
         0xfc00..=0xfdff => Some("unique local (private)"),
         0xfe80..=0xfebf => Some("link-local"),
@@ -72,10 +77,17 @@ fn v6_class(ip: Ipv6Addr) -> Option<&'static str> {
         0xff00..=0xffff => Some("multicast"),
         // NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48) translates to any IPv4 address.
         0x0064 if segments[1] == 0xff9b => Some("NAT64"),
-        // 2001:db8::/32 documentation, 2002::/16 6to4 (embeds an IPv4 address), 100::/64 discard.
+        // 2001:db8::/32 and 3fff::/20 documentation, 2002::/16 6to4 (embeds an IPv4 address),
+        // 100::/64 discard.
         0x2001 if segments[1] == 0x0db8 => Some("documentation"),
+        0x3fff if segments[1] < 0x1000 => Some("documentation"),
+        // 2001::/23, IETF protocol assignments: Teredo (2001::/32, embeds an IPv4 address),
+        // benchmarking, ORCHID; no web page an email links to lives there.
+        0x2001 if segments[1] < 0x0200 => Some("IETF protocol assignment"),
         0x2002 => Some("6to4"),
         0x0100 if segments[1..4] == [0, 0, 0] => Some("discard"),
+        // Only 2000::/3 is allocated as global unicast; nothing public answers elsewhere.
+        first if first & 0xe000 != 0x2000 => Some("not global unicast"),
         _ => None,
     }
 }
@@ -208,6 +220,9 @@ pub fn is_within(host: &str, domain: &str) -> bool {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -234,6 +249,7 @@ mod tests {
             "224.0.0.1",
             "239.255.255.250",
             "240.0.0.1",
+            "192.88.99.1",
             "255.255.255.255",
         ] {
             assert!(class(ip).is_some(), "{ip} must be refused");
@@ -261,6 +277,11 @@ mod tests {
             "64:ff9b:1::1",
             "::127.0.0.1",
             "2002:7f00:1::1",
+            "::ffff:0:7f00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "3fff::1",
+            "4000::1",
+            "1::1",
         ] {
             assert!(class(ip).is_some(), "{ip} must be refused");
         }

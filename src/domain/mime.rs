@@ -386,6 +386,9 @@ fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+mod sanitizer_properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use chrono::NaiveDate;

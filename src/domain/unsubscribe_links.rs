@@ -239,6 +239,27 @@ mod tests {
         fn extraction_never_panics(html in ".{0,600}", text in ".{0,600}") {
             let links = extract(Some(&html), Some(&text));
             prop_assert!(links.len() <= MAX_LINKS);
+            for (n, link) in links.iter().enumerate() {
+                let lower = link.to_ascii_lowercase();
+                prop_assert!(lower.starts_with("https://") || lower.starts_with("http://"), "{}", link);
+                prop_assert!(url::Url::parse(link).is_ok() && !link.chars().any(char::is_whitespace), "{}", link);
+                prop_assert!(!links[..n].contains(link), "{} twice", link);
+            }
+        }
+
+        #[test]
+        fn a_link_the_agent_must_not_follow_is_never_extracted(
+            scheme in prop::sample::select(vec![
+                "javascript:", "JavaScript:", " javascript:", "data:text/html,", "vbscript:", "file:///", "ftp://",
+                "mailto:", "//", "/", "chrome://", "about:",
+            ]),
+            rest in "[a-z0-9/.()=]{0,30}",
+            word in prop::sample::select(vec!["Unsubscribe", "Abmelden", "Opt out", "配信停止"]),
+        ) {
+            let href = format!("{scheme}{rest}");
+            let html = format!("<p><a href=\"{href}\">{word}</a> <a href='{href}'>{word}</a></p>");
+            let text = format!("{word}: {href}");
+            prop_assert_eq!(extract(Some(&html), Some(&text)), Vec::<String>::new(), "{}", href);
         }
 
         #[test]

@@ -152,6 +152,7 @@ identify fungi in the woods.</p>
 <object data="{object}"></object>
 <embed src="{embed}">
 <svg><image href="{svg}" /></svg>
+<svg onload="document.title='PWNED-svg-onload'; new Image().src='{svg_onload}'"><script>new Image().src = "{svg_script}";</script><use href="{svg_use}#icon"/></svg>
 <video poster="{poster}" src="{video}" autoplay></video>
 <audio src="{audio}" autoplay></audio>
 <input type="image" src="{input_image}">
@@ -176,6 +177,9 @@ identify fungi in the woods.</p>
         object = b("/object"),
         embed = b("/embed"),
         svg = b("/svg-image.png"),
+        svg_onload = b("/svg-onload.gif"),
+        svg_script = b("/svg-script.gif"),
+        svg_use = b("/svg-use.svg"),
         poster = b("/poster.png"),
         video = b("/video.mp4"),
         audio = b("/audio.mp3"),

@@ -28,6 +28,7 @@ mod pages;
 mod production_start;
 mod schema;
 mod search;
+mod security;
 mod sessions;
 mod sorting;
 mod tokens;

@@ -17,7 +17,7 @@ use crate::support::TestApp;
 const OWNER: &str = "owner@localhost";
 
 /// Test settings: archive runs happen at once, and (with a fake) the AI is the fake.
-fn settings(fake: Option<&FakeLlm>) -> Vec<(String, String)> {
+pub fn settings(fake: Option<&FakeLlm>) -> Vec<(String, String)> {
     let mut settings = vec![("EMAILGATOR__SORTING__ARCHIVE_DELAY_SECS".to_owned(), "0".to_owned())];
     if let Some(fake) = fake {
         settings.push(("OPENAI_API_KEY".into(), "test-key".into()));
@@ -27,20 +27,20 @@ fn settings(fake: Option<&FakeLlm>) -> Vec<(String, String)> {
     settings
 }
 
-async fn spawn(fake: Option<&FakeLlm>, extra: &[(&str, &str)]) -> TestApp {
+pub async fn spawn(fake: Option<&FakeLlm>, extra: &[(&str, &str)]) -> TestApp {
     let settings = settings(fake);
     let mut overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     overrides.extend_from_slice(extra);
     TestApp::spawn_with(&overrides).await
 }
 
-fn maildir(dir: &Path) {
+pub fn maildir(dir: &Path) {
     for sub in ["cur", "new", "tmp"] {
         std::fs::create_dir_all(dir.join(sub)).expect("maildir");
     }
 }
 
-fn deliver(dir: &Path, name: &str, from: &str, list: Option<&str>, subject: &str, body: &str) {
+pub fn deliver(dir: &Path, name: &str, from: &str, list: Option<&str>, subject: &str, body: &str) {
     let list = list.map(|l| format!("List-Id: <{l}>\r\n")).unwrap_or_default();
     let message = format!(
         "From: Sender <{from}>\r\nTo: {OWNER}\r\nSubject: {subject}\r\n{list}Message-ID: <{name}@example.com>\r\n\
@@ -50,7 +50,7 @@ fn deliver(dir: &Path, name: &str, from: &str, list: Option<&str>, subject: &str
 }
 
 /// The owner with two categories and a Maildir mailbox.
-fn setup(app: &TestApp, dir: &Path) -> (db::mailboxes::Mailbox, String, String) {
+pub fn setup(app: &TestApp, dir: &Path) -> (db::mailboxes::Mailbox, String, String) {
     let owner = EmailAddress::parse(OWNER).expect("email");
     let mailbox = mailboxes::add_maildir(&mut app.conn(), &owner, dir, app.now()).expect("mailbox");
     let category = |name: &str, description: &str| {
@@ -73,11 +73,11 @@ fn setup(app: &TestApp, dir: &Path) -> (db::mailboxes::Mailbox, String, String) 
     (mailbox, receipts, travel)
 }
 
-fn emails(app: &TestApp, mailbox_id: &str) -> Vec<db::emails::Email> {
+pub fn emails(app: &TestApp, mailbox_id: &str) -> Vec<db::emails::Email> {
     db::emails::list_for_mailbox(&mut app.conn(), mailbox_id).expect("emails")
 }
 
-async fn sync(app: &TestApp, mailbox_id: &str) {
+pub async fn sync(app: &TestApp, mailbox_id: &str) {
     app.enqueue(&SyncMailbox { mailbox_id: mailbox_id.into() });
     app.run_pending_jobs().await;
 }

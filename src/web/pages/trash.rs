@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use crate::error::AppError;
-use crate::services::trash;
+use crate::services::{emails, trash};
 use crate::state::AppState;
 use crate::web::csrf;
 use crate::web::extract::CurrentUser;
@@ -51,7 +51,13 @@ pub async fn delete(
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&user.0.session, form.csrf())?;
     let (user_id, ids, now) = (user.0.user.id.clone(), form.values("ids"), state.now());
-    state.db(move |conn| trash::trash(conn, &user_id, &ids, now)).await?;
+    state
+        .db(move |conn| {
+            // Another user's id answers as one that does not exist, as in the bulk form and the API.
+            emails::ensure_all_owned(conn, &user_id, &ids)?;
+            trash::trash(conn, &user_id, &ids, now)
+        })
+        .await?;
     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back_or("/trash"))).finish())
 }
 
@@ -76,7 +82,10 @@ pub async fn restore(
     state
         .db(move |conn| match batch {
             Some(at) => trash::restore_batch(conn, &user_id, at, now),
-            None => trash::restore(conn, &user_id, &ids, now),
+            None => {
+                emails::ensure_all_owned(conn, &user_id, &ids)?;
+                trash::restore(conn, &user_id, &ids, now)
+            }
         })
         .await?;
     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, form.back_or("/trash"))).finish())
