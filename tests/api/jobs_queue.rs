@@ -133,7 +133,8 @@ async fn a_panicking_job_is_contained_and_retried() {
     app.expect_failed_jobs();
     let id = app.enqueue(&Panics {});
     let report = app.run_pending_jobs().await;
-    assert_eq!(report.retrying, 1);
+    // The first backoff is milliseconds long: on a busy machine the drain may reach the retry too.
+    assert!(report.retrying >= 1, "{report:?}");
     let job = app.job(&id);
     assert_eq!(job.state, "retryable");
     assert_eq!(job.last_error.as_deref(), Some("panicked: boom"));
