@@ -56,7 +56,8 @@ impl Job for ImportMessages {
         }
         // What was fetched before a failure is stored, so each attempt makes progress even when the
         // provider fails often (one failure in ten would otherwise fail nearly every batch of 50).
-        if !fetched.is_empty() {
+        let made_progress = !fetched.is_empty();
+        if made_progress {
             // Parsing is CPU work: it runs on the blocking pool with the store, in one transaction.
             let (now, mailbox_id, batch) = (ctx.clock.now(), mailbox.id.clone(), fetched.len());
             let imported = ctx
@@ -71,7 +72,13 @@ impl Job for ImportMessages {
             tracing::info!(mailbox_id = mailbox.id, imported, batch, "messages imported");
         }
         match failure {
-            Some(error) => Err(record_failure(ctx, &mailbox.id, error).await),
+            // An attempt that stored something is not a failed attempt: run again soon, without
+            // spending one, so a long batch against a flaky provider neither backs off for minutes
+            // nor runs out of attempts while it is getting through.
+            Some(error) => match record_failure(ctx, &mailbox.id, error).await {
+                JobError::Retry(_) if made_progress => Err(JobError::Snooze(ctx.config.jobs.retry_base)),
+                decided => Err(decided),
+            },
             None => Ok(()),
         }
     }
