@@ -44,7 +44,7 @@ async fn kept_counts_equal_real_counts_after_every_kind_of_change() {
         kept_and_real(&app, &user_id).into_iter().find(|(id, ..)| *id == first).map(|(_, k, r)| (k, r)).expect("first");
     assert!(real >= 700, "seeded");
     assert_eq!(kept, real, "after 700 inserts");
-    let rows = db::category_counts::change_rows(&mut app.conn(), &[first.clone()]).expect("rows");
+    let rows = db::category_counts::change_rows(&mut app.conn(), std::slice::from_ref(&first)).expect("rows");
     assert_eq!(rows, 1, "reading 700 changes folded them into one row");
 
     let now = app.now();
@@ -74,7 +74,7 @@ async fn kept_counts_equal_real_counts_after_every_kind_of_change() {
         .expect("delete category");
     assert!(moved > 500);
     assert_counts_right(&app, &user_id, "deleting a category into another");
-    assert_eq!(db::category_counts::change_rows(&mut app.conn(), &[first.clone()]).expect("rows"), 0);
+    assert_eq!(db::category_counts::change_rows(&mut app.conn(), std::slice::from_ref(&first)).expect("rows"), 0);
 
     categories::delete(&mut app.conn(), &user_id, &second, &EmailsGoTo::NeedsReview, now).expect("delete category");
     assert_counts_right(&app, &user_id, "deleting a category into Needs review");
