@@ -1,8 +1,7 @@
 //! Chaos: nothing is lost or doubled when the process is killed with SIGKILL at random points, when
 //! Gmail answers 429 and 5xx at random, when PostgreSQL drops every connection during an import, and
 //! when the SQLite file cannot grow. Random choices come from a printed seed (`EMAILGATOR_CHAOS_SEED`
-//! replays one); `EMAILGATOR_CHAOS_FULL=1` runs the kill test at the full size, and
-//! `CHAOS_LOG=info` shows the app's log.
+//! replays one), and `CHAOS_LOG=info` shows the app's log.
 
 mod database_faults;
 mod gmail_faults;
