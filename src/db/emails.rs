@@ -286,6 +286,19 @@ pub fn mailboxes_with_unsorted(conn: &mut DbConn) -> QueryResult<Vec<String>> {
     emails::table.filter(emails::state.eq("imported")).select(emails::mailbox_id).distinct().load(conn)
 }
 
+/// Active mailboxes with sorted emails not archived yet.
+pub fn mailboxes_with_unarchived(conn: &mut DbConn) -> QueryResult<Vec<String>> {
+    use super::schema::mailboxes;
+    emails::table
+        .inner_join(mailboxes::table)
+        .filter(mailboxes::status.eq("active"))
+        .filter(emails::state.eq("sorted"))
+        .filter(emails::trashed_at.is_null())
+        .select(emails::mailbox_id)
+        .distinct()
+        .load(conn)
+}
+
 /// A sorting decision, written only while the email is still in `from_state`; `true` when written.
 #[allow(clippy::too_many_arguments)]
 pub fn record_decision(
@@ -624,6 +637,16 @@ pub fn ids_trashed_at(conn: &mut DbConn, user_id: &str, at: NaiveDateTime) -> Qu
         .filter(mailboxes::user_id.eq(user_id))
         .filter(emails::trashed_at.eq(at))
         .select(emails::id)
+        .load(conn)
+}
+
+/// Which of these provider ids the mailbox has recorded but not imported yet.
+pub fn still_discovered(conn: &mut DbConn, mailbox_id: &str, provider_ids: &[String]) -> QueryResult<Vec<String>> {
+    emails::table
+        .filter(emails::mailbox_id.eq(mailbox_id))
+        .filter(emails::provider_message_id.eq_any(provider_ids))
+        .filter(emails::state.eq("discovered"))
+        .select(emails::provider_message_id)
         .load(conn)
 }
 

@@ -149,11 +149,17 @@ pub enum OutcomeWrite {
 impl OutcomeWrite {
     /// Writes one outcome; 0 rows means the job was cancelled or rescued meanwhile.
     pub fn apply(&self, conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
+        one_writer(conn, |conn| self.write(conn, id, owner, now))
+    }
+
+    /// The statement alone, for callers that already hold the SQLite write turn: `one_writer` is not
+    /// re-entrant, and taking it twice on one thread would hang every later queue write.
+    fn write(&self, conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
         match self {
-            OutcomeWrite::Complete => complete(conn, id, owner, now),
-            OutcomeWrite::RetryAt(run_at, error) => retry_at(conn, id, owner, *run_at, error),
-            OutcomeWrite::Snooze(run_at) => snooze(conn, id, owner, *run_at),
-            OutcomeWrite::Discard(error) => discard(conn, id, owner, now, error),
+            OutcomeWrite::Complete => write_complete(conn, id, owner, now),
+            OutcomeWrite::RetryAt(run_at, error) => write_retry_at(conn, id, owner, *run_at, error),
+            OutcomeWrite::Snooze(run_at) => write_snooze(conn, id, owner, *run_at),
+            OutcomeWrite::Discard(error) => write_discard(conn, id, owner, now, error),
         }
     }
 }
@@ -187,7 +193,8 @@ pub fn apply_outcomes(
                 .execute(conn)?;
             }
             for (id, write) in outcomes.iter().filter(|(_, w)| *w != OutcomeWrite::Complete) {
-                changed += write.apply(conn, id, owner, now)?;
+                // Already inside this batch's write turn.
+                changed += write.write(conn, id, owner, now)?;
             }
             Ok(changed)
         })
@@ -202,61 +209,69 @@ macro_rules! held_by {
 }
 
 pub fn complete(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
-    one_writer(conn, |conn| {
-        diesel::update(held_by!(id, owner))
-            .set((
-                jobs::state.eq(JobState::Completed.as_str()),
-                jobs::finished_at.eq(now),
-                jobs::lease_owner.eq(None::<String>),
-                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)
-    })
+    one_writer(conn, |conn| write_complete(conn, id, owner, now))
+}
+
+fn write_complete(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(held_by!(id, owner))
+        .set((
+            jobs::state.eq(JobState::Completed.as_str()),
+            jobs::finished_at.eq(now),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
 }
 
 /// Puts a failed attempt back to run at `run_at` (the attempt is spent).
 pub fn retry_at(conn: &mut DbConn, id: &str, owner: &str, run_at: NaiveDateTime, error: &str) -> QueryResult<usize> {
-    one_writer(conn, |conn| {
-        diesel::update(held_by!(id, owner))
-            .set((
-                jobs::state.eq(JobState::Retryable.as_str()),
-                jobs::run_at.eq(run_at),
-                jobs::last_error.eq(error),
-                jobs::lease_owner.eq(None::<String>),
-                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)
-    })
+    one_writer(conn, |conn| write_retry_at(conn, id, owner, run_at, error))
+}
+
+fn write_retry_at(conn: &mut DbConn, id: &str, owner: &str, run_at: NaiveDateTime, error: &str) -> QueryResult<usize> {
+    diesel::update(held_by!(id, owner))
+        .set((
+            jobs::state.eq(JobState::Retryable.as_str()),
+            jobs::run_at.eq(run_at),
+            jobs::last_error.eq(error),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
 }
 
 /// Runs the job again at `run_at` without spending an attempt (rate limits, waiting on others).
 pub fn snooze(conn: &mut DbConn, id: &str, owner: &str, run_at: NaiveDateTime) -> QueryResult<usize> {
-    one_writer(conn, |conn| {
-        diesel::update(held_by!(id, owner))
-            .set((
-                jobs::state.eq(JobState::Scheduled.as_str()),
-                jobs::run_at.eq(run_at),
-                jobs::attempt.eq(jobs::attempt - 1),
-                jobs::lease_owner.eq(None::<String>),
-                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)
-    })
+    one_writer(conn, |conn| write_snooze(conn, id, owner, run_at))
+}
+
+fn write_snooze(conn: &mut DbConn, id: &str, owner: &str, run_at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(held_by!(id, owner))
+        .set((
+            jobs::state.eq(JobState::Scheduled.as_str()),
+            jobs::run_at.eq(run_at),
+            jobs::attempt.eq(jobs::attempt - 1),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
 }
 
 /// Gives up on a job: it will not run again unless an admin retries it.
 pub fn discard(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime, error: &str) -> QueryResult<usize> {
-    one_writer(conn, |conn| {
-        diesel::update(held_by!(id, owner))
-            .set((
-                jobs::state.eq(JobState::Discarded.as_str()),
-                jobs::finished_at.eq(now),
-                jobs::last_error.eq(error),
-                jobs::lease_owner.eq(None::<String>),
-                jobs::lease_expires_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)
-    })
+    one_writer(conn, |conn| write_discard(conn, id, owner, now, error))
+}
+
+fn write_discard(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime, error: &str) -> QueryResult<usize> {
+    diesel::update(held_by!(id, owner))
+        .set((
+            jobs::state.eq(JobState::Discarded.as_str()),
+            jobs::finished_at.eq(now),
+            jobs::last_error.eq(error),
+            jobs::lease_owner.eq(None::<String>),
+            jobs::lease_expires_at.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
 }
 
 /// Extends the lease of every job `owner` is running.

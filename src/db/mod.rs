@@ -118,7 +118,18 @@ where
         }
         Err(error) => match AnsiTransactionManager::rollback_transaction(inner) {
             Ok(()) | Err(QueryError::BrokenTransactionManager) => Err(error),
-            Err(rollback_error) => Err(rollback_error.into()),
+            // On a full disk or an I/O error SQLite rolls the transaction back by itself. The
+            // caller needs the original error ("database or disk is full"), not the failed
+            // rollback's, and the connection is fine again once diesel knows the transaction ended.
+            Err(rollback_error) if rollback_error.to_string().contains("no transaction is active") => {
+                *AnsiTransactionManager::transaction_manager_status_mut(inner) = Default::default();
+                Err(error)
+            }
+            Err(rollback_error) => {
+                // The pool drops this connection (`has_broken`); the caller still gets the cause.
+                tracing::error!(%rollback_error, "a SQLite transaction could not be rolled back");
+                Err(error)
+            }
         },
     }
 }

@@ -85,8 +85,15 @@ impl ManageConnection for Manager {
         Ok(conn.ping()?)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection whose transaction could not be ended is dropped instead of poisoning the pool.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
+        // Broken: diesel gave up on the transaction state, or a transaction is still open.
+        let depth = match conn {
+            DbConn::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+            DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+        };
+        !matches!(depth, Ok(None))
     }
 }
 

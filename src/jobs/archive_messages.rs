@@ -57,20 +57,23 @@ impl Job for ArchiveMessages {
             Ok(provider) => provider,
             Err(error) => return Err(record_failure(ctx, &mailbox.id, error).await),
         };
-        // One provider call per category, since the label differs.
-        let mut by_category: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (email, category) in &sorted {
-            by_category.entry(category.clone()).or_default().push(email.provider_message_id.clone());
+        // One provider call per category, since the label differs; each category's emails are
+        // recorded archived as soon as Gmail took them, so a failure later in the run does not make
+        // the retry ask Gmail again for what is already done.
+        let mut by_category: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for (email, category) in sorted {
+            by_category.entry(category).or_default().push((email.id, email.provider_message_id));
         }
-        for (category, provider_ids) in &by_category {
-            let label = category_label(category);
-            if let Err(error) = provider.archive(provider_ids, Some(&label)).await {
+        let mut count = 0;
+        for (category, emails) in by_category {
+            let label = category_label(&category);
+            let (ids, provider_ids): (Vec<String>, Vec<String>) = emails.into_iter().unzip();
+            if let Err(error) = provider.archive(&provider_ids, Some(&label)).await {
                 return Err(record_failure(ctx, &mailbox.id, error).await);
             }
+            let now = ctx.clock.now();
+            count += ctx.db(move |conn| Ok(db::emails::mark_archived(conn, &ids, now)?)).await?;
         }
-        let archived: Vec<String> = sorted.into_iter().map(|(email, _)| email.id).collect();
-        let now = ctx.clock.now();
-        let count = ctx.db(move |conn| Ok(db::emails::mark_archived(conn, &archived, now)?)).await?;
         tracing::info!(mailbox_id = mailbox.id, count, "emails archived");
         Ok(())
     }

@@ -1,12 +1,12 @@
 //! `poll` (cron, every 2 minutes by default): asks every active mailbox to sync, one job each; a
 //! mailbox whose sync is still waiting or running is not asked twice, and a rate-limited one syncs
-//! when its wait is over.
+//! when its wait is over. It also queues sorting and archiving that a race left waiting.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnqueueOptions, Job, JobContext, JobError, SortEmails, SyncMailbox, enqueue};
+use super::{ArchiveMessages, EnqueueOptions, Job, JobContext, JobError, SortEmails, SyncMailbox, enqueue};
 use crate::db;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -37,6 +37,13 @@ impl Job for Poll {
             // A safety net for sorting: mail imported while a sort was finishing, or before the first category.
             for mailbox_id in db::emails::mailboxes_with_unsorted(conn)? {
                 SortEmails::enqueue_for(conn, &mailbox_id, now)?;
+            }
+            // And for archiving: mail sorted while its mailbox's archive run was already under way
+            // (that run's unique key kept the sort from queueing another).
+            for mailbox_id in db::emails::mailboxes_with_unarchived(conn)? {
+                let options =
+                    EnqueueOptions { unique_key: Some(ArchiveMessages::unique_key(&mailbox_id)), ..Default::default() };
+                enqueue(conn, &ArchiveMessages { mailbox_id, email_ids: Vec::new() }, options, now)?;
             }
             tracing::debug!(asked, "poll asked mailboxes to sync");
             Ok(())

@@ -6,6 +6,7 @@ mod support;
 mod admin_jobs;
 mod binary;
 mod category_counts;
+mod chaos;
 mod cron;
 mod csrf;
 mod demo;

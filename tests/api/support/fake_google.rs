@@ -65,6 +65,8 @@ struct State {
     token_faults: VecDeque<Fault>,
     faults: HashMap<String, VecDeque<Fault>>,
     delays: HashMap<String, Duration>,
+    /// `fail_randomly`: a share of all Gmail requests fail, drawn from a seeded generator.
+    random_faults: Option<RandomFaults>,
     /// Message ids count up from a random start, so ids differ between fakes (and test runs).
     next_message: u64,
 }
@@ -98,6 +100,8 @@ struct StoredMessage {
     raw: Vec<u8>,
     internal_date: i64,
     history_id: u64,
+    /// Accepted `batchModify` calls that took it out of the inbox.
+    archive_count: usize,
 }
 
 struct HistoryRecord {
@@ -135,6 +139,12 @@ struct Grant {
 struct AccessToken {
     grant: usize,
     expired: bool,
+}
+
+struct RandomFaults {
+    rate: f64,
+    rng: rand::rngs::StdRng,
+    injected: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -457,6 +467,24 @@ impl FakeGoogle {
         self.lock().faults.entry(method.to_owned()).or_default().push_back(fault);
     }
 
+    /// From now on a share `rate` of all Gmail requests (after queued faults) fail at random, drawn
+    /// from a generator seeded with `seed`: a third each 429 with `Retry-After: 1`, 500 and 503.
+    pub fn fail_randomly(&self, rate: f64, seed: u64) {
+        use rand::SeedableRng as _;
+        let rng = rand::rngs::StdRng::seed_from_u64(seed);
+        self.lock().random_faults = Some(RandomFaults { rate, rng, injected: 0 });
+    }
+
+    /// Stops `fail_randomly`; returns how many requests it failed.
+    pub fn stop_failing_randomly(&self) -> usize {
+        self.lock().random_faults.take().map_or(0, |faults| faults.injected)
+    }
+
+    /// How many accepted `batchModify` calls took each message out of the inbox, by message id.
+    pub fn archive_counts(&self, email: &str) -> HashMap<String, usize> {
+        self.lock().account(email).messages.iter().map(|m| (m.id.clone(), m.archive_count)).collect()
+    }
+
     /// Every Gmail request of `method` waits `delay` (while counted in flight) before answering;
     /// `Duration::ZERO` removes the delay.
     pub fn set_delay(&self, method: &str, delay: Duration) {
@@ -559,7 +587,8 @@ impl Account {
             thread_id: thread_id.clone(),
             labels: labels.clone(),
         });
-        self.messages.push(StoredMessage { id, thread_id, labels, raw, internal_date, history_id: self.history_id });
+        let history_id = self.history_id;
+        self.messages.push(StoredMessage { id, thread_id, labels, raw, internal_date, history_id, archive_count: 0 });
     }
 
     fn has_label_id(&self, id: &str) -> bool {
@@ -671,6 +700,21 @@ fn fault_response(fault: Fault) -> HttpResponse {
             "status": status_name,
         }
     }))
+}
+
+/// Draws whether this request fails under `fail_randomly`, and how.
+fn random_fault(state: &mut State) -> Option<Fault> {
+    let faults = state.random_faults.as_mut()?;
+    if !faults.rng.gen_bool(faults.rate) {
+        return None;
+    }
+    faults.injected += 1;
+    let (status, retry_after) = match faults.rng.gen_range(0..3) {
+        0 => (429, Some(1)),
+        1 => (500, None),
+        _ => (503, None),
+    };
+    Some(Fault { status, retry_after, remaining: 0 })
 }
 
 /// Takes one use of the first queued fault.
@@ -943,7 +987,8 @@ async fn gmail(state: Arc<Mutex<State>>, req: HttpRequest, call: GmailCall, body
             );
         }
         let delay = fake.delays.get(call.method).copied();
-        let fault = fake.faults.get_mut(call.method).and_then(take_fault);
+        let queued = fake.faults.get_mut(call.method).and_then(take_fault);
+        let fault = queued.or_else(|| random_fault(&mut fake));
         let account = fake.account_mut(&email);
         account.quota += units(call.method);
         *account.calls.entry(call.method.to_owned()).or_default() += 1;
@@ -1171,7 +1216,11 @@ fn batch_modify(account: &mut Account, body: &[u8]) -> HttpResponse {
     if let Some(unknown) = add.iter().find(|l| !account.has_label_id(l)) {
         return google_error(400, &format!("Invalid label: {unknown}"));
     }
+    let is_archive = remove.iter().any(|l| l == "INBOX");
     for message in account.messages.iter_mut().filter(|m| ids.contains(&m.id)) {
+        if is_archive {
+            message.archive_count += 1;
+        }
         for label in &add {
             if !message.has_label(label) {
                 message.labels.push(label.clone());

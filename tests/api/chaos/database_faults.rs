@@ -1,0 +1,186 @@
+//! The database failing under the app: PostgreSQL dropping every connection again and again during an
+//! import (the app reconnects by itself), and a SQLite file that cannot grow (a disk-full error in
+//! words, no corruption, and everything completes once there is room again).
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use emailgator::db::{self, DbConn};
+use emailgator::jobs::SyncMailbox;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _};
+
+use super::{
+    ACCOUNT, as_overrides, assert_arrived_once, assert_no_job_stuck, chaos_seed, connected_with_categories, is_done,
+    message, pipeline_settings, states,
+};
+use crate::support::fake_google::FakeGoogle;
+use crate::support::{TestApp, TestDb, wait_until};
+
+const TERMINATE_OTHERS: &str = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+
+#[tokio::test]
+async fn postgresql_dropping_every_connection_during_an_import_loses_and_doubles_nothing() {
+    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
+        println!("skipped: PostgreSQL only (set TEST_DATABASE_URL)");
+        return;
+    }
+    const MESSAGES: usize = 1000;
+    let mut rng = StdRng::seed_from_u64(chaos_seed("PostgreSQL connections dropped"));
+    let fake = FakeGoogle::start().await;
+    let db = Arc::new(TestDb::new());
+    let settings = pipeline_settings(&fake);
+    let mut app = TestApp::spawn_on(db.clone(), &as_overrides(&settings)).await;
+    let mailbox = connected_with_categories(&fake, &app).await;
+    let delivered: Vec<String> = (0..MESSAGES).map(|n| fake.deliver(ACCOUNT, &message(n))).collect();
+
+    // Every 0.3–1.5 s (20 times at most), every connection of the app to its database is terminated.
+    let stop = Arc::new(AtomicBool::new(false));
+    let terminated = Arc::new(AtomicUsize::new(0));
+    let pauses: Vec<u64> = (0..20).map(|_| rng.gen_range(300..1500)).collect();
+    let terminator = {
+        let (url, stop, terminated) = (db.url.clone(), stop.clone(), terminated.clone());
+        std::thread::spawn(move || {
+            let mut admin = PgConnection::establish(&url).expect("connect to the test database");
+            for pause in pauses {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(pause));
+                let ended = diesel::sql_query(TERMINATE_OTHERS).execute(&mut admin).expect("terminate");
+                terminated.fetch_add(ended, Ordering::SeqCst);
+            }
+        })
+    };
+    wait_until(240, "every message is imported while connections keep dropping", || async {
+        terminator.is_finished()
+            || states(&app, &mailbox.id).is_some_and(|s| !s.contains_key("discovered") && s.values().sum::<i64>() > 0)
+    })
+    .await;
+    println!("when the connections stopped dropping: {:?}", states(&app, &mailbox.id));
+    stop.store(true, Ordering::SeqCst);
+    terminator.join().expect("the terminator thread");
+    println!("connections terminated: {}", terminated.load(Ordering::SeqCst));
+    assert!(terminated.load(Ordering::SeqCst) > 0, "connections really were dropped");
+
+    wait_until(240, "everything is sorted and archived", || async { is_done(&app, &mailbox.id, MESSAGES) }).await;
+    app.stop().await;
+    assert_no_job_stuck(&app);
+    // A commit lost with its connection after Gmail's answer means asking Gmail again.
+    assert_arrived_once(&app, &fake, &mailbox, &delivered, 10);
+}
+
+const CHILD_MARKER: &str = "EMAILGATOR_CHAOS_DISK_FULL_CHILD";
+const TEST_NAME: &str =
+    "chaos::database_faults::a_sqlite_file_that_cannot_grow_fails_in_words_and_recovers_without_loss";
+
+/// A file size limit (RLIMIT_FSIZE) on this process stands in for a full disk: root ignores file
+/// permissions, but not this limit. It covers the whole process, so under `cargo test` (many tests in
+/// one process) the test runs itself again in a process of its own; nextest already gives it one.
+#[tokio::test]
+async fn a_sqlite_file_that_cannot_grow_fails_in_words_and_recovers_without_loss() {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
+        println!("skipped: SQLite only");
+        return;
+    }
+    let is_alone = std::env::var("NEXTEST").is_ok() || std::env::var(CHILD_MARKER).is_ok();
+    if !is_alone {
+        let status = Command::new(std::env::current_exe().expect("test binary"))
+            .args([TEST_NAME, "--exact", "--nocapture"])
+            .env(CHILD_MARKER, "1")
+            .status()
+            .expect("run the test in its own process");
+        assert!(status.success(), "the disk-full test failed in its own process");
+        return;
+    }
+    // Writing past the limit sends SIGXFSZ, which would end the process: catch it, so the write fails instead.
+    let _sigxfsz = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(25)).expect("catch SIGXFSZ");
+
+    const MESSAGES: usize = 100;
+    let fake = FakeGoogle::start().await;
+    let db = Arc::new(TestDb::new());
+    let settings = vec![
+        ("EMAILGATOR__GMAIL__QUOTA_UNITS_PER_SECOND".to_owned(), "1000000".to_owned()),
+        ("EMAILGATOR__SORTING__ARCHIVE_DELAY_SECS".to_owned(), "0".to_owned()),
+        // A failed job waits a minute, so the test decides when it runs again.
+        ("EMAILGATOR__JOBS__RETRY_BASE_MS".to_owned(), "60000".to_owned()),
+    ];
+    let mut settings_with_google = fake.settings();
+    settings_with_google.extend(settings);
+    let app = TestApp::spawn_on(db.clone(), &as_overrides(&settings_with_google)).await;
+    let mailbox = connected_with_categories(&fake, &app).await;
+    // Big messages: one import batch is megabytes.
+    let padding = "All the details of your booking are below. ".repeat(1000);
+    let delivered: Vec<String> = (0..MESSAGES)
+        .map(|n| {
+            let mut raw = message(n);
+            raw.extend_from_slice(padding.as_bytes());
+            fake.deliver(ACCOUNT, &raw)
+        })
+        .collect();
+
+    // The write-ahead log starts empty, and no file may grow more than 256 KiB.
+    app.conn().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").expect("checkpoint");
+    let file = db.dir.path().join("test.db");
+    let limit = std::fs::metadata(&file).expect("database file").len() + 256 * 1024;
+    set_file_size_limit(&limit.to_string());
+    app.enqueue(&SyncMailbox { mailbox_id: mailbox.id.clone() });
+    app.run_pending_jobs().await;
+
+    let failures = db::jobs::list_recent_failures(&mut app.conn(), 10).expect("failures");
+    set_file_size_limit("unlimited");
+    let errors: Vec<String> = failures.iter().filter_map(|job| job.last_error.clone()).collect();
+    println!("while the file could not grow: {errors:?}");
+    assert!(!errors.is_empty(), "a job failed while the database could not grow");
+    assert!(
+        errors.iter().all(|e| e.contains("disk") || e.contains("full")),
+        "each failure says what is wrong: {errors:?}"
+    );
+    let health = app.client.get(app.url("/health")).send().await.expect("health");
+    let status = health.status();
+    let body = health.text().await.expect("body");
+    assert!(body.contains("\"database\""), "health answers in words ({status}): {body}");
+    assert_integrity(&app);
+
+    // Room again: the waiting jobs run and everything arrives, once.
+    app.conn()
+        .execute_batch("UPDATE jobs SET run_at = '2000-01-01 00:00:00' WHERE state IN ('retryable', 'scheduled')")
+        .expect("due now");
+    app.run_pending_jobs().await;
+    app.enqueue(&SyncMailbox { mailbox_id: mailbox.id.clone() });
+    app.run_pending_jobs().await;
+    println!("after the disk had room again: {:?}", states(&app, &mailbox.id));
+    assert!(is_done(&app, &mailbox.id, MESSAGES), "{:?}", states(&app, &mailbox.id));
+    assert_arrived_once(&app, &fake, &mailbox, &delivered, 1);
+    assert_no_job_stuck(&app);
+    assert_integrity(&app);
+}
+
+/// Sets this process's largest writable file size (bytes, or `unlimited`): the soft limit only, so
+/// it can be raised again without privileges.
+fn set_file_size_limit(limit: &str) {
+    let pid = std::process::id().to_string();
+    let status = Command::new("prlimit")
+        .args(["--pid", &pid, &format!("--fsize={limit}:")])
+        .status()
+        .expect("prlimit (util-linux)");
+    assert!(status.success(), "prlimit --fsize={limit}");
+}
+
+#[derive(QueryableByName)]
+struct IntegrityCheck {
+    #[diesel(sql_type = Text)]
+    integrity_check: String,
+}
+
+fn assert_integrity(app: &TestApp) {
+    let mut conn = app.conn();
+    let DbConn::Sqlite(sqlite) = &mut *conn else { panic!("a SQLite test") };
+    let rows: Vec<IntegrityCheck> = diesel::sql_query("PRAGMA integrity_check").load(sqlite).expect("integrity check");
+    let words: Vec<&str> = rows.iter().map(|r| r.integrity_check.as_str()).collect();
+    assert_eq!(words, ["ok"], "the database file is intact");
+}
