@@ -16,11 +16,7 @@ const FOLD_AFTER_ROWS: i64 = 512;
 /// Category id → live emails, for the given categories; a category without emails is missing.
 /// Folds the categories' change rows when many have piled up (a big import or bulk action).
 pub fn totals(conn: &mut DbConn, category_ids: &[String]) -> QueryResult<Vec<(String, i64)>> {
-    let rows: Vec<(String, i64, i64)> = counts::table
-        .filter(counts::category_id.eq_any(category_ids))
-        .group_by(counts::category_id)
-        .select((counts::category_id, sql::<BigInt>("CAST(SUM(delta) AS BIGINT)"), count_star()))
-        .load(conn)?;
+    let rows = sums(conn, category_ids)?;
     let changes: i64 = rows.iter().map(|(_, _, n)| n).sum();
     if changes > FOLD_AFTER_ROWS
         && let Err(error) = fold(conn, category_ids)
@@ -29,6 +25,15 @@ pub fn totals(conn: &mut DbConn, category_ids: &[String]) -> QueryResult<Vec<(St
         tracing::warn!(%error, "could not fold category counts");
     }
     Ok(rows.into_iter().filter(|(_, total, _)| *total != 0).map(|(id, total, _)| (id, total)).collect())
+}
+
+/// Per category: (id, sum of its changes, how many change rows).
+fn sums(conn: &mut DbConn, category_ids: &[String]) -> QueryResult<Vec<(String, i64, i64)>> {
+    counts::table
+        .filter(counts::category_id.eq_any(category_ids))
+        .group_by(counts::category_id)
+        .select((counts::category_id, sql::<BigInt>("CAST(SUM(delta) AS BIGINT)"), count_star()))
+        .load(conn)
 }
 
 /// Replaces the categories' change rows by one row each holding their sum. On PostgreSQL one
@@ -47,13 +52,9 @@ pub fn fold(conn: &mut DbConn, category_ids: &[String]) -> QueryResult<()> {
         .execute(c)
         .map(drop),
         DbConn::Sqlite(_) => super::transaction(conn, |conn| {
-            let sums: Vec<(String, i64)> = counts::table
-                .filter(counts::category_id.eq_any(category_ids))
-                .group_by(counts::category_id)
-                .select((counts::category_id, sql::<BigInt>("CAST(SUM(delta) AS BIGINT)")))
-                .load(conn)?;
+            let sums = sums(conn, category_ids)?;
             diesel::delete(counts::table.filter(counts::category_id.eq_any(category_ids))).execute(conn)?;
-            for (id, delta) in sums.into_iter().filter(|(_, delta)| *delta != 0) {
+            for (id, delta, _) in sums.into_iter().filter(|(_, delta, _)| *delta != 0) {
                 diesel::insert_into(counts::table)
                     .values((counts::category_id.eq(id), counts::delta.eq(delta)))
                     .execute(conn)?;
