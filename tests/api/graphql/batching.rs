@@ -24,17 +24,23 @@ async fn fifty_emails_with_their_accounts_and_categories_cost_as_many_queries_as
     api.data(PAGE, json!({ "c": category.id, "n": 1 })).await;
     api.data(PAGE, json!({ "c": category.id, "n": 1 })).await;
 
+    // The counter sees every connection to this database, so a pool opening a fresh connection (its
+    // set-up pragmas) can land inside one request; the fewest of three requests is the request's own cost.
     let mut statements = Vec::new();
     for first in [5, 50] {
-        let before = query_count::statements_on(&database);
-        let data = api.data(PAGE, json!({ "c": category.id, "n": first })).await;
-        statements.push(query_count::statements_on(&database) - before);
-        let page = &data["categoryEmails"];
-        assert_eq!(edge_ids(page).len(), first);
-        for edge in page["edges"].as_array().expect("edges") {
-            assert_eq!(edge["node"]["account"]["id"], mailbox_id.as_str());
-            assert_eq!(edge["node"]["category"]["name"], "Receipts & orders");
+        let mut fewest = u64::MAX;
+        for _ in 0..3 {
+            let before = query_count::statements_on(&database);
+            let data = api.data(PAGE, json!({ "c": category.id, "n": first })).await;
+            fewest = fewest.min(query_count::statements_on(&database) - before);
+            let page = &data["categoryEmails"];
+            assert_eq!(edge_ids(page).len(), first);
+            for edge in page["edges"].as_array().expect("edges") {
+                assert_eq!(edge["node"]["account"]["id"], mailbox_id.as_str());
+                assert_eq!(edge["node"]["category"]["name"], "Receipts & orders");
+            }
         }
+        statements.push(fewest);
     }
     println!("SQL statements for 5 and 50 emails: {statements:?}");
     assert!(statements[0] > 0, "the counter sees this database");
