@@ -11,6 +11,7 @@ pub mod emails;
 pub mod jobs;
 pub mod leases;
 pub mod login_tokens;
+pub mod mailbox_counts;
 pub mod mailboxes;
 pub mod migrations;
 pub mod oauth_states;

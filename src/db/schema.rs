@@ -82,6 +82,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    mailbox_email_counts (mailbox_id, state, delta) {
+        mailbox_id -> Text,
+        state -> Text,
+        delta -> BigInt,
+    }
+}
+
+diesel::table! {
     categories (id) {
         id -> Text,
         user_id -> Text,
@@ -279,6 +287,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mailboxes,
     categories,
     category_email_counts,
+    mailbox_email_counts,
     emails,
     unsubscribe_attempts,
     subscriptions,

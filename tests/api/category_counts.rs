@@ -1,6 +1,7 @@
 //! Each category's email count is kept by triggers, not counted: it must equal a real count after
 //! every kind of change (import, delete, undo, move, select-all, deleting a category), and reading
-//! it folds the change rows back to one per category.
+//! it folds the change rows back to one per category. The admin overview's emails per mailbox and
+//! state are kept the same way.
 
 use emailgator::db::{self, DbConn};
 use emailgator::services::categories::EmailsGoTo;
@@ -79,4 +80,49 @@ async fn kept_counts_equal_real_counts_after_every_kind_of_change() {
     categories::delete(&mut app.conn(), &user_id, &second, &EmailsGoTo::NeedsReview, now).expect("delete category");
     assert_counts_right(&app, &user_id, "deleting a category into Needs review");
     assert_eq!(db::category_counts::change_rows(&mut app.conn(), &[second]).expect("rows"), 0);
+}
+
+/// The admin overview's emails per mailbox and state (kept) against a real count of the table.
+fn assert_states_right(app: &TestApp, after: &str) {
+    use diesel::prelude::*;
+    use emailgator::db::schema::emails;
+    let conn: &mut DbConn = &mut app.conn();
+    let mut real: Vec<(String, String, i64)> = emails::table
+        .group_by((emails::mailbox_id, emails::state))
+        .select((emails::mailbox_id, emails::state, diesel::dsl::count_star()))
+        .load(conn)
+        .expect("real counts");
+    real.sort();
+    let kept: Vec<(String, String, i64)> = emailgator::services::admin::overview(conn, 500)
+        .expect("overview")
+        .mailboxes
+        .into_iter()
+        .flat_map(|line| line.states.into_iter().map(move |(state, n)| (line.mailbox.id.clone(), state, n)))
+        .collect();
+    assert_eq!(kept, real, "emails per mailbox and state after {after}");
+}
+
+#[tokio::test]
+async fn the_admin_overviews_kept_state_counts_equal_real_counts_and_fold() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    assert_states_right(&app, "the demo import");
+    let category = db::categories::list_for_user(&mut app.conn(), &user_id).expect("categories").remove(0).id;
+    let ids = seed(&app, &mailbox_id, &category, 700, "Invoice");
+    assert_states_right(&app, "700 inserts");
+    let rows = db::mailbox_counts::change_rows(&mut app.conn()).expect("rows");
+    assert!(rows < 20, "reading 700 changes folded them to one row per mailbox and state: {rows}");
+
+    let now = app.now();
+    bulk::delete(&mut app.conn(), &user_id, &Selection::Ids(ids[..50].to_vec()), now).expect("delete");
+    assert_states_right(&app, "deleting 50");
+    bulk::undo_delete(&mut app.conn(), &user_id, &ids[..20], now).expect("undo");
+    assert_states_right(&app, "undoing 20");
+    bulk::mark_reviewed(&mut app.conn(), &user_id, &Selection::Ids(ids[100..130].to_vec()), 3, now).expect("reviewed");
+    assert_states_right(&app, "marking 30 reviewed");
+
+    // Removing a mailbox removes its emails; its counts sum to nothing and fold away.
+    assert!(db::mailboxes::delete(&mut app.conn(), &mailbox_id).expect("delete mailbox") == 1);
+    assert_states_right(&app, "removing the mailbox");
+    db::mailbox_counts::fold(&mut app.conn()).expect("fold");
+    assert_eq!(db::mailbox_counts::change_rows(&mut app.conn()).expect("rows"), 0);
 }

@@ -103,6 +103,7 @@ async fn the_database_matches_schema_rs() {
         mailboxes,
         categories,
         category_email_counts,
+        mailbox_email_counts,
         emails,
         unsubscribe_attempts,
         subscriptions,
