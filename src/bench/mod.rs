@@ -1,8 +1,11 @@
 //! `emailgator bench`: on-demand performance measurements (not timed tests).
 //! `bench jobs` measures no-op job throughput; `bench serve` measures start-to-healthy time and idle memory;
+//! `bench pages` measures every page and GraphQL `categoryEmails` at 100,000 emails, and with `--load`
+//! drives them with `wrk`;
 //! `bench unsubscribe` measures the unsubscribe agent on the fixture pages in real chromium.
 
 pub mod fixture_pages;
+mod load;
 mod pages;
 mod unsubscribe;
 
@@ -56,6 +59,10 @@ pub enum BenchCommand {
         /// The database to use; a fresh temporary SQLite file when omitted.
         #[arg(long)]
         database_url: Option<String>,
+        /// Then load the category page and GraphQL `categoryEmails` with `wrk` for this many
+        /// seconds each (apt-get install wrk).
+        #[arg(long)]
+        load: Option<u64>,
     },
     /// Start-to-healthy time and idle resident memory of `emailgator serve`.
     Serve {
@@ -93,8 +100,8 @@ pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
     match command {
         BenchCommand::Jobs { count, workers, database_url } => bench_jobs(config, count, workers, database_url).await,
         BenchCommand::Import { count, database_url } => bench_import(config, count, database_url).await,
-        BenchCommand::Pages { emails, requests, database_url } => {
-            pages::run(config, emails, requests, database_url).await
+        BenchCommand::Pages { emails, requests, database_url, load } => {
+            pages::run(config, emails, requests, database_url, load).await
         }
         BenchCommand::Sorting => crate::sorting::evaluation::run().await,
         BenchCommand::Serve { runs } => tokio::task::spawn_blocking(move || bench_serve(runs)).await?,

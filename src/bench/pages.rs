@@ -32,6 +32,7 @@ pub async fn run(
     count: usize,
     requests: usize,
     database_url: Option<String>,
+    load_seconds: Option<u64>,
 ) -> anyhow::Result<()> {
     let temp = super::tempfile_dir()?;
     config.database.url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", temp.display())).into();
@@ -54,7 +55,9 @@ pub async fn run(
     println!("seeded {count} emails in {:.1} s", started.elapsed().as_secs_f64());
 
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build()?;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client =
+        reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none()).build()?;
     let token = {
         let mut conn = state.pool.get()?;
         auth::create_login_token(&mut conn, &seeded.user_id, Duration::from_secs(60), SystemClock.now())?
@@ -79,25 +82,37 @@ pub async fn run(
         ("admin", "/admin".to_owned()),
         ("admin jobs", "/admin/jobs".to_owned()),
     ];
-    println!("\n{count} emails for one user, {requests} sequential requests per page after 10 warm-up requests\n");
-    println!("| page | p50 ms | p99 ms | max ms |");
+    let api_token = {
+        let mut conn = state.pool.get()?;
+        crate::services::api_tokens::create(&mut conn, &seeded.user_id, "bench", SystemClock.now())?.plaintext
+    };
+    let graphql = [
+        ("GraphQL categoryEmails, 50", category_emails_query(category, None)),
+        ("GraphQL categoryEmails, 50, page 100", category_emails_query(category, Some(&seeded.deep_cursor))),
+        ("GraphQL categoryEmails, 50, search", category_emails_query(category, Some("search"))),
+    ];
+    println!("\n{count} emails for one user, {requests} sequential requests each after 10 warm-up requests\n");
+    println!("| request | p50 ms | p99 ms | max ms |");
     println!("|---|---|---|---|");
-    for (name, path) in pages {
+    for (name, path) in &pages {
         let url = format!("{base}{path}");
-        for _ in 0..10 {
-            client.get(&url).send().await?.bytes().await?;
-        }
-        let mut times = Vec::with_capacity(requests);
-        for _ in 0..requests {
-            let at = Instant::now();
-            let response = client.get(&url).send().await?;
-            anyhow::ensure!(response.status().is_success(), "{path}: {}", response.status());
-            response.bytes().await?;
-            times.push(at.elapsed().as_secs_f64() * 1000.0);
-        }
-        times.sort_by(f64::total_cmp);
-        let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
-        println!("| {name} | {:.2} | {:.2} | {:.2} |", at(0.5), at(0.99), at(1.0));
+        let times = measure(requests, || client.get(&url)).await.map_err(|e| e.context(path.clone()))?;
+        print_row(name, times);
+    }
+    let endpoint = format!("{base}/api/graphql");
+    for (name, body) in &graphql {
+        let request = || client.post(&endpoint).bearer_auth(&api_token).json(body);
+        let times = measure(requests, request).await.map_err(|e| e.context(*name))?;
+        print_row(name, times);
+    }
+    if let Some(seconds) = load_seconds {
+        use reqwest::cookie::CookieStore;
+        let cookie = jar.cookies(&base.parse()?).and_then(|v| v.to_str().ok().map(str::to_owned)).unwrap_or_default();
+        let targets = [
+            super::load::Target::get("category page", &format!("{base}/categories/{category}"), &cookie),
+            super::load::Target::graphql("GraphQL categoryEmails, 50", &endpoint, &api_token, &graphql[0].1),
+        ];
+        super::load::run(&targets, seconds)?;
     }
     shutdown.cancel();
     server.await??;
@@ -205,5 +220,44 @@ fn seed(conn: &mut DbConn, count: usize, now: NaiveDateTime) -> anyhow::Result<S
         category_id: categories[0].id.clone(),
         email_id,
         deep_cursor,
+    })
+}
+
+/// Times `requests` sequential requests after 10 warm-up ones; every answer must be a success
+/// (and, for GraphQL, carry no errors).
+async fn measure(requests: usize, request: impl Fn() -> reqwest::RequestBuilder) -> anyhow::Result<Vec<f64>> {
+    for _ in 0..10 {
+        request().send().await?.bytes().await?;
+    }
+    let mut times = Vec::with_capacity(requests);
+    for _ in 0..requests {
+        let at = Instant::now();
+        let response = request().send().await?;
+        anyhow::ensure!(response.status().is_success(), "answered {}", response.status());
+        let body = response.bytes().await?;
+        times.push(at.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(!body.starts_with(br#"{"errors""#), "GraphQL errors: {}", String::from_utf8_lossy(&body));
+    }
+    Ok(times)
+}
+
+fn print_row(name: &str, mut times: Vec<f64>) {
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    println!("| {name} | {:.2} | {:.2} | {:.2} |", at(0.5), at(0.99), at(1.0));
+}
+
+/// `categoryEmails` for 50 emails with what a client lists: sender, subject, summary, date, account
+/// and category. `after` is a cursor, or "search" for the text filter.
+fn category_emails_query(category_id: &str, after: Option<&str>) -> serde_json::Value {
+    let (after, search) = match after {
+        Some("search") => (None, Some("invoice 77")),
+        other => (other, None),
+    };
+    serde_json::json!({
+        "query": "query($c: ID!, $after: String, $search: String) { categoryEmails(categoryId: $c, first: 50, \
+                  after: $after, search: $search) { totalCount pageInfo { hasNextPage endCursor } edges { node { \
+                  id subject summary from fromAddress date account { id address } category { id name } } } } }",
+        "variables": { "c": category_id, "after": after, "search": search },
     })
 }
