@@ -230,6 +230,19 @@ fn fake_label_id(fake: &FakeGoogle, name: &str) -> Option<String> {
     (1..=64).map(|n| format!("Label_{n}")).find(|id| fake.label_name(ACCOUNT, id).as_deref() == Some(name))
 }
 
+/// Waits until no job runs or waits to retry. A test calls it once its faults have stopped and before
+/// it stops the app: a sync that failed just before the last email was archived would otherwise be
+/// stopped waiting for its retry, which `assert_no_job_stuck` rightly counts as stuck.
+pub async fn wait_for_retries(app: &TestApp) {
+    wait_until(60, "every failed job has been retried and none runs", || async {
+        let Ok(mut conn) = app.state.pool.get() else { return false };
+        let busy: QueryResult<i64> =
+            jobs::table.filter(jobs::state.eq_any(["running", "retryable"])).count().get_result(&mut conn);
+        busy == Ok(0)
+    })
+    .await;
+}
+
 /// No job is running, waiting to retry or given up; mail jobs are not waiting either (maintenance
 /// jobs handed back at a graceful stop may be). Returns the jobs that were rescued after their
 /// worker died and then completed.
