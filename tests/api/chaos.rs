@@ -14,8 +14,8 @@ use emailgator::db;
 use emailgator::db::schema::jobs;
 
 use crate::google_accounts::{connect_gmail, sign_in_with_google};
-use crate::support::TestApp;
 use crate::support::fake_google::FakeGoogle;
+use crate::support::{TestApp, wait_until};
 
 /// The Gmail account every chaos test syncs.
 pub const ACCOUNT: &str = "chaos@example.com";
@@ -93,6 +93,15 @@ pub async fn connected_with_categories(fake: &FakeGoogle, app: &TestApp) -> db::
     sign_in_with_google(app, fake, ACCOUNT).await;
     let mailbox = connect_gmail(app, fake, ACCOUNT).await;
     app.run_pending_jobs().await;
+    // Mail may be delivered only once the connection's first sync is over: that sync lists just the
+    // newest `backfill_max` messages and goes on from the history id it read, so mail delivered while
+    // it runs counts as old mail, and past the cap is rightly never imported. The app's own runner
+    // may have claimed that sync before `run_pending_jobs` looked, so wait for the cursor it records.
+    wait_until(60, "the connection's first sync recorded where the next one starts", || async {
+        let Ok(mut conn) = app.state.pool.get() else { return false };
+        db::mailboxes::find(&mut conn, &mailbox.id).is_ok_and(|m| m.is_some_and(|m| m.sync_cursor.is_some()))
+    })
+    .await;
     for (position, (name, description)) in [
         ("Receipts", "Receipts, invoices, orders and shipping notices from shops"),
         ("Travel", "Flights, hotels, train tickets and trip itineraries"),
@@ -219,6 +228,19 @@ pub fn assert_arrived_once(
 /// The Gmail id of a user label, by name.
 fn fake_label_id(fake: &FakeGoogle, name: &str) -> Option<String> {
     (1..=64).map(|n| format!("Label_{n}")).find(|id| fake.label_name(ACCOUNT, id).as_deref() == Some(name))
+}
+
+/// Waits until no job runs or waits to retry. A test calls it once its faults have stopped and before
+/// it stops the app: a sync that failed just before the last email was archived would otherwise be
+/// stopped waiting for its retry, which `assert_no_job_stuck` rightly counts as stuck.
+pub async fn wait_for_retries(app: &TestApp) {
+    wait_until(60, "every failed job has been retried and none runs", || async {
+        let Ok(mut conn) = app.state.pool.get() else { return false };
+        let busy: QueryResult<i64> =
+            jobs::table.filter(jobs::state.eq_any(["running", "retryable"])).count().get_result(&mut conn);
+        busy == Ok(0)
+    })
+    .await;
 }
 
 /// No job is running, waiting to retry or given up; mail jobs are not waiting either (maintenance
