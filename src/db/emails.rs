@@ -210,9 +210,18 @@ pub fn list_sorted_with_category(
 }
 
 /// Marks sorted emails archived; emails in any other state are left alone.
-pub fn mark_archived(conn: &mut DbConn, ids: &[String], now: NaiveDateTime) -> QueryResult<usize> {
+pub fn mark_archived(
+    conn: &mut DbConn,
+    ids: &[String],
+    is_out_of_inbox: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(emails::table.filter(emails::id.eq_any(ids)).filter(emails::state.eq("sorted")))
-        .set((emails::state.eq("archived"), emails::archived_at.eq(now), emails::updated_at.eq(now)))
+        .set((
+            emails::state.eq("archived"),
+            emails::archived_at.eq(is_out_of_inbox.then_some(now)),
+            emails::updated_at.eq(now),
+        ))
         .execute(conn)
 }
 

@@ -11,6 +11,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         google_subject -> Nullable<Text>,
+        is_keeping_inbox -> Bool,
+        is_labelling -> Bool,
     }
 }
 

@@ -18,6 +18,10 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     /// The Google account (`sub`) this user signs in with.
     pub google_subject: Option<String>,
+    /// Sorted mail stays in the inbox (labelled) instead of being archived.
+    pub is_keeping_inbox: bool,
+    /// Sorted mail gets the `EmailGator/<category>` label (when the server allows labels).
+    pub is_labelling: bool,
 }
 
 pub fn insert(conn: &mut DbConn, user: &User) -> QueryResult<()> {
@@ -60,6 +64,23 @@ pub fn set_ai_settings(conn: &mut DbConn, id: &str, ai_settings: &str, now: Naiv
         .set((users::ai_settings.eq(ai_settings), users::updated_at.eq(now)))
         .execute(conn)
         .map(drop)
+}
+
+/// How the user's sorted mail is filed in their mailbox.
+pub fn set_mail_filing(
+    conn: &mut DbConn,
+    id: &str,
+    is_keeping_inbox: bool,
+    is_labelling: bool,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::is_keeping_inbox.eq(is_keeping_inbox),
+            users::is_labelling.eq(is_labelling),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 /// Deletes the user; their rows in other tables go with it (ON DELETE CASCADE).

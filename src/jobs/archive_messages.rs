@@ -1,5 +1,6 @@
 //! `archive_messages`: takes sorted emails out of the provider's inbox, adding the label of their
-//! category (`EmailGator/<category>`), then records them archived. Only emails that are stored and
+//! category (`EmailGator/<category>`), then records them archived — as the mailbox's owner chose:
+//! they may keep sorted mail in the inbox, and go without labels. Only emails that are stored and
 //! sorted are archived; anything else in the batch is left in the inbox.
 
 use std::collections::BTreeMap;
@@ -41,15 +42,19 @@ impl Job for ArchiveMessages {
         let (mailbox, sorted) = ctx
             .db(move |conn| {
                 let mailbox = db::mailboxes::find(conn, &mailbox_id)?;
+                let owner = match &mailbox {
+                    Some(mailbox) => db::users::find(conn, &mailbox.user_id)?,
+                    None => None,
+                };
                 let sorted = if ids.is_empty() {
                     db::emails::list_all_sorted_with_category(conn, &mailbox_id, RUN_LIMIT)?
                 } else {
                     db::emails::list_sorted_with_category(conn, &mailbox_id, &ids)?
                 };
-                Ok((mailbox, sorted))
+                Ok((mailbox.zip(owner), sorted))
             })
             .await?;
-        let Some(mailbox) = mailbox.filter(|m| m.status == "active") else { return Ok(()) };
+        let Some((mailbox, owner)) = mailbox.filter(|(m, _)| m.status == "active") else { return Ok(()) };
         if sorted.is_empty() {
             return Ok(());
         }
@@ -66,13 +71,14 @@ impl Job for ArchiveMessages {
         }
         let mut count = 0;
         for (category, emails) in by_category {
-            let label = category_label(&category);
+            let label = owner.is_labelling.then(|| category_label(&category));
+            let is_leaving_inbox = !owner.is_keeping_inbox;
             let (ids, provider_ids): (Vec<String>, Vec<String>) = emails.into_iter().unzip();
-            if let Err(error) = provider.archive(&provider_ids, Some(&label)).await {
+            if let Err(error) = provider.archive(&provider_ids, label.as_deref(), is_leaving_inbox).await {
                 return Err(record_failure(ctx, &mailbox.id, error).await);
             }
             let now = ctx.clock.now();
-            count += ctx.db(move |conn| Ok(db::emails::mark_archived(conn, &ids, now)?)).await?;
+            count += ctx.db(move |conn| Ok(db::emails::mark_archived(conn, &ids, is_leaving_inbox, now)?)).await?;
         }
         tracing::info!(mailbox_id = mailbox.id, count, "emails archived");
         Ok(())

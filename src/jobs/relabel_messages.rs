@@ -26,9 +26,14 @@ impl Job for RelabelMessages {
         let (mailbox, emails) = ctx
             .db(move |conn| {
                 let mailbox = db::mailboxes::find(conn, &mailbox_id)?;
-                Ok((mailbox, db::emails::list_in_mailbox(conn, &mailbox_id, &ids)?))
+                let is_labelling = match &mailbox {
+                    Some(mailbox) => db::users::find(conn, &mailbox.user_id)?.is_some_and(|u| u.is_labelling),
+                    None => false,
+                };
+                Ok((mailbox.filter(|_| is_labelling), db::emails::list_in_mailbox(conn, &mailbox_id, &ids)?))
             })
             .await?;
+        // No mailbox, or its owner wants no labels.
         let Some(mailbox) = mailbox.filter(|m| m.status == "active") else { return Ok(()) };
         if !ctx.config.google.gmail.is_category_labels_enabled || emails.is_empty() {
             return Ok(());

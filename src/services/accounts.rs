@@ -1,10 +1,27 @@
-//! Ending things: disconnecting a mailbox (revoke the Google grant, drop the tokens, keep or remove
-//! the emails) and removing a person's account with all their data. These talk to Google as well
-//! as the database, so they take the application state.
+//! The person's account: how their sorted mail is filed, and ending things: disconnecting a mailbox
+//! (revoke the Google grant, drop the tokens, keep or remove the emails) and removing a person's
+//! account with all their data. Those talk to Google as well as the database, so they take the
+//! application state.
 
+use chrono::NaiveDateTime;
+
+use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::services::mailboxes;
 use crate::state::AppState;
+
+/// Whether the user's sorted mail stays in the inbox, and whether it gets category labels; for mail
+/// sorted from now on.
+pub fn set_mail_filing(
+    conn: &mut DbConn,
+    user_id: &str,
+    is_keeping_inbox: bool,
+    is_labelling: bool,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    db::users::set_mail_filing(conn, user_id, is_keeping_inbox, is_labelling, now)?;
+    Ok(())
+}
 
 /// Disconnects the user's mailbox. A failed revocation does not stop it: it is logged and shown on
 /// the mailbox so the person can remove the grant in their Google account by hand.

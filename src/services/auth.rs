@@ -82,6 +82,8 @@ pub fn ensure_local_owner(conn: &mut DbConn, email: &EmailAddress, now: NaiveDat
             created_at: now,
             updated_at: now,
             google_subject: None,
+            is_keeping_inbox: false,
+            is_labelling: true,
         };
         db::users::insert(conn, &user)?;
         Ok(user)

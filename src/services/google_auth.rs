@@ -161,6 +161,8 @@ pub fn sign_in_user(
             created_at: now,
             updated_at: now,
             google_subject: Some(info.sub.clone()),
+            is_keeping_inbox: false,
+            is_labelling: true,
         };
         db::users::insert(conn, &user)?;
         Ok(Ok(user))

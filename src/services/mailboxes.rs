@@ -41,6 +41,8 @@ pub fn add_maildir(
                     created_at: now,
                     updated_at: now,
                     google_subject: None,
+                    is_keeping_inbox: false,
+                    is_labelling: true,
                 };
                 db::users::insert(conn, &user)?;
                 user

@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/demo", web::post().to(mailboxes::load_demo))
         .route("/settings", web::get().to(settings::show))
         .route("/settings/mailboxes/{id}/backfill", web::post().to(settings::save_backfill))
+        .route("/settings/filing", web::post().to(settings::save_filing))
         .route("/settings/account/delete", web::post().to(settings::delete_account))
         .route("/settings/ai", web::get().to(ai::show))
         .route("/settings/ai", web::post().to(ai::save))

@@ -286,8 +286,9 @@ async fn requests_per_account_stay_within_the_in_flight_limit() {
     fake.set_delay("messages.get", Duration::from_millis(5));
     sync(&app, &mailbox.id);
     // The real runner: four import jobs of 50 run at once, sharing the account's two slots.
+    // Imported, or already further along: the real runner may sort them as soon as they land.
     wait_until(60, "all 200 are imported", || async {
-        emails(&app, &mailbox.id).iter().filter(|e| e.state == "imported").count() == 200
+        emails(&app, &mailbox.id).iter().filter(|e| e.state != "discovered").count() == 200
     })
     .await;
     assert_eq!(fake.max_in_flight("calm@example.com"), 2, "two at once, never more");
@@ -404,4 +405,60 @@ async fn moving_an_archived_email_swaps_its_gmail_label() {
     assert!(!on_message.contains(&"EmailGator/Shopping".to_owned()), "the old label is taken off: {on_message:?}");
     let stored = db::emails::find(&mut app.conn(), &email.id).expect("q").expect("email");
     assert_eq!((stored.category_id.as_deref(), stored.sort_source.as_deref()), (Some(orders.id.as_str()), Some("you")));
+}
+
+#[tokio::test]
+async fn sorted_mail_is_filed_as_the_person_chose_in_settings() {
+    let fake = FakeGoogle::start().await;
+    let app = spawn_with_google(&fake, &[]).await;
+    let account = "filing@example.com";
+    let mailbox = connected(&fake, &app, account).await;
+    let page = app.client.get(app.url("/settings")).send().await.expect("get").text().await.expect("page");
+    assert!(page.contains(r#"value="leave" checked"#), "leaving the inbox is the default");
+
+    // Keep sorted mail in the inbox, without labels: Gmail is not asked to change anything.
+    let csrf = app.csrf_token().await;
+    let saved = app.post_form("/settings/filing", &[("csrf", &csrf), ("inbox", "keep")]).await;
+    assert_eq!(saved.status(), 303);
+    let page = app.client.get(app.url("/settings")).send().await.expect("get").text().await.expect("page");
+    assert!(page.contains(r#"value="keep" checked"#) && !page.contains(r#"value="on" checked"#), "{page}");
+    let kept: Vec<String> = (0..3).map(|n| fake.deliver(account, &message(n))).collect();
+    sync(&app, &mailbox.id);
+    app.run_pending_jobs().await;
+    sort_and_archive(&app, &mailbox).await;
+    assert_eq!(fake.inbox_ids(account).len(), 3, "the mail stayed in the inbox");
+    assert!(fake.batch_modify_sizes(account).is_empty(), "no Gmail call at all");
+    assert!(fake.label_names(account).is_empty());
+    let stored = emails(&app, &mailbox.id);
+    assert!(stored.iter().all(|e| e.state == "archived" && e.archived_at.is_none()), "done, and shown as in the inbox");
+
+    // A form with no choice, or a stale token, changes nothing.
+    let bad = app.post_form("/settings/filing", &[("csrf", &csrf), ("inbox", "elsewhere")]).await;
+    assert_eq!(bad.status(), 422);
+    let stale = app.post_form("/settings/filing", &[("csrf", "stale"), ("inbox", "leave"), ("labels", "on")]).await;
+    assert_eq!(stale.status(), 403);
+    let user = db::users::find(&mut app.conn(), &mailbox.user_id).expect("q").expect("user");
+    assert!(user.is_keeping_inbox && !user.is_labelling);
+
+    // Back to the defaults: later mail leaves the inbox with its label; the earlier mail stays.
+    let saved = app.post_form("/settings/filing", &[("csrf", &csrf), ("inbox", "leave"), ("labels", "on")]).await;
+    assert_eq!(saved.status(), 303);
+    let later = fake.deliver(account, &message(9));
+    sync(&app, &mailbox.id);
+    app.run_pending_jobs().await;
+    app.conn()
+        .execute_batch(&format!(
+            "UPDATE emails SET state = 'sorted' WHERE mailbox_id = '{}' AND state = 'imported'",
+            mailbox.id
+        ))
+        .expect("sort");
+    let ids: Vec<String> = emails(&app, &mailbox.id).into_iter().map(|e| e.id).collect();
+    app.enqueue(&ArchiveMessages { mailbox_id: mailbox.id.clone(), email_ids: ids });
+    app.run_pending_jobs().await;
+    let mut inbox = fake.inbox_ids(account);
+    inbox.sort();
+    let mut expected = kept.clone();
+    expected.sort();
+    assert_eq!(inbox, expected, "only the later message left the inbox");
+    assert!(fake.message_labels(account, &later).iter().any(|l| l.starts_with("Label_")));
 }

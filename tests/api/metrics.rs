@@ -17,6 +17,8 @@ fn user(app: &TestApp) -> db::users::User {
         created_at: now,
         updated_at: now,
         google_subject: None,
+        is_keeping_inbox: false,
+        is_labelling: true,
     };
     db::users::insert(&mut app.conn(), &user).expect("user");
     user

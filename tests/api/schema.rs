@@ -176,6 +176,8 @@ async fn every_table_round_trips() {
         created_at: at(0),
         updated_at: at(1),
         google_subject: Some("1234567890".into()),
+        is_keeping_inbox: false,
+        is_labelling: true,
     };
     db::users::insert(conn, &user).expect("insert user");
     assert_eq!(db::users::find(conn, &user.id).expect("find"), Some(user.clone()));
@@ -395,6 +397,8 @@ async fn a_transaction_that_reads_then_writes_waits_for_another_writer_instead_o
         created_at: at(0),
         updated_at: at(0),
         google_subject: None,
+        is_keeping_inbox: false,
+        is_labelling: true,
     };
     let (read_done, other_may_write) = std::sync::mpsc::channel();
     let (pool_a, pool_b) = (app.state.pool.clone(), app.state.pool.clone());

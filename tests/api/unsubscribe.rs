@@ -341,6 +341,8 @@ fn seed(app: &TestApp, address: &str) -> Seeded {
         created_at: now,
         updated_at: now,
         google_subject: None,
+        is_keeping_inbox: false,
+        is_labelling: true,
     };
     db::users::insert(&mut conn, &user).expect("user");
     let dir = tempfile::tempdir().expect("maildir").keep();

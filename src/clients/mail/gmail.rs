@@ -478,13 +478,23 @@ impl MailProvider for Gmail {
         })
     }
 
-    fn archive<'a>(&'a self, ids: &'a [String], label: Option<&'a str>) -> BoxFuture<'a, Result<(), MailError>> {
+    fn archive<'a>(
+        &'a self,
+        ids: &'a [String],
+        label: Option<&'a str>,
+        is_leaving_inbox: bool,
+    ) -> BoxFuture<'a, Result<(), MailError>> {
         Box::pin(async move {
             let add = match label {
                 Some(name) if self.connector.settings.is_category_labels_enabled => vec![self.label_id(name).await?],
                 _ => Vec::new(),
             };
-            self.modify(ids, add, vec!["INBOX".into()]).await
+            let remove = if is_leaving_inbox { vec!["INBOX".to_owned()] } else { Vec::new() };
+            if add.is_empty() && remove.is_empty() {
+                // Nothing to change in Gmail: no call, no quota.
+                return Ok(());
+            }
+            self.modify(ids, add, remove).await
         })
     }
 

@@ -144,8 +144,18 @@ impl MailProvider for Maildir {
         })
     }
 
-    fn archive<'a>(&'a self, ids: &'a [String], _label: Option<&'a str>) -> BoxFuture<'a, Result<(), MailError>> {
-        Box::pin(async move { self.relocate(ids, None, Some(ARCHIVE), false) })
+    fn archive<'a>(
+        &'a self,
+        ids: &'a [String],
+        _label: Option<&'a str>,
+        is_leaving_inbox: bool,
+    ) -> BoxFuture<'a, Result<(), MailError>> {
+        Box::pin(async move {
+            if !is_leaving_inbox {
+                return Ok(());
+            }
+            self.relocate(ids, None, Some(ARCHIVE), false)
+        })
     }
 
     fn trash<'a>(&'a self, ids: &'a [String]) -> BoxFuture<'a, Result<(), MailError>> {
@@ -196,8 +206,8 @@ mod tests {
     async fn archive_trash_and_untrash_move_files_and_repeat_safely() {
         let (dir, maildir) = maildir_with(&[("1.a.host", "a"), ("2.b.host:2,", "b")]);
         let ids = ["1.a.host".to_owned(), "2.b.host".to_owned()];
-        maildir.archive(&ids[..1], Some("EmailGator/News")).await.expect("archive");
-        maildir.archive(&ids[..1], None).await.expect("archiving again is a no-op");
+        maildir.archive(&ids[..1], Some("EmailGator/News"), true).await.expect("archive");
+        maildir.archive(&ids[..1], None, true).await.expect("archiving again is a no-op");
         assert!(dir.path().join(".Archive/cur/1.a.host:2,S").exists());
         maildir.trash(&ids[1..]).await.expect("trash");
         assert!(dir.path().join(".Trash/cur/2.b.host:2,").exists());

@@ -72,8 +72,14 @@ pub trait MailProvider: Send + Sync {
     fn list_new<'a>(&'a self, cursor: Option<&'a str>) -> BoxFuture<'a, Result<NewMessages, MailError>>;
     /// One message, raw.
     fn fetch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<FetchedMessage, MailError>>;
-    /// Takes messages out of the inbox, adding `label` where the provider has labels.
-    fn archive<'a>(&'a self, ids: &'a [String], label: Option<&'a str>) -> BoxFuture<'a, Result<(), MailError>>;
+    /// Files sorted messages: adds `label` where the provider has labels, and takes them out of the
+    /// inbox when `is_leaving_inbox` (the person may keep sorted mail in their inbox).
+    fn archive<'a>(
+        &'a self,
+        ids: &'a [String],
+        label: Option<&'a str>,
+        is_leaving_inbox: bool,
+    ) -> BoxFuture<'a, Result<(), MailError>>;
     /// Puts `add` on the messages and takes the `remove` labels off, where the provider has labels.
     fn relabel<'a>(
         &'a self,

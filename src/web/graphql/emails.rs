@@ -103,7 +103,7 @@ impl EmailNode {
 
     /// Out of the inbox, filed under its category in the mailbox.
     fn archived(&self) -> bool {
-        self.0.state == "archived"
+        self.0.archived_at.is_some()
     }
 
     /// In the mailbox's trash; `undoDelete` brings it back for 30 days.

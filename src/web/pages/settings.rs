@@ -1,5 +1,5 @@
 //! `GET /settings`: the person's settings in one place: each mail account's backfill window, how
-//! sorted mail is archived and labelled, links to the AI settings, and removing the account.
+//! sorted mail is archived and labelled (their choice), links to the AI settings, and removing the account.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -28,7 +28,9 @@ pub struct SettingsPage {
     mailboxes: Vec<MailboxRow>,
     server_backfill_days: u32,
     archive_delay_secs: u64,
+    is_keeping_inbox: bool,
     is_labelling: bool,
+    is_server_labelling: bool,
 }
 
 pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<SettingsPage, AppError> {
@@ -48,7 +50,9 @@ pub async fn show(state: web::Data<AppState>, user: CurrentUser) -> Result<Setti
             .collect(),
         server_backfill_days: gmail.backfill_days,
         archive_delay_secs: state.config.sorting.archive_delay.as_secs(),
-        is_labelling: gmail.is_category_labels_enabled,
+        is_keeping_inbox: user.0.user.is_keeping_inbox,
+        is_labelling: user.0.user.is_labelling,
+        is_server_labelling: gmail.is_category_labels_enabled,
     })
 }
 
@@ -68,6 +72,25 @@ pub async fn save_backfill(
     let (user_id, mailbox_id, now) = (user.0.user.id.clone(), path.into_inner(), state.now());
     state.db(move |conn| mailboxes::set_backfill_days(conn, &user_id, &mailbox_id, days, now)).await?;
     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/settings")).finish())
+}
+
+/// `POST /settings/filing`: how the person's sorted mail is filed (out of the inbox or kept there;
+/// with or without category labels).
+pub async fn save_filing(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<FormPairs>,
+) -> Result<HttpResponse, AppError> {
+    csrf::verify(&user.0.session, form.csrf())?;
+    let is_keeping_inbox = match form.value("inbox") {
+        "leave" => false,
+        "keep" => true,
+        _ => return Err(AppError::invalid("inbox", "choose whether sorted mail leaves the inbox or stays")),
+    };
+    let is_labelling = form.value("labels") == "on";
+    let (user_id, now) = (user.0.user.id.clone(), state.now());
+    state.db(move |conn| accounts::set_mail_filing(conn, &user_id, is_keeping_inbox, is_labelling, now)).await?;
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/settings#archiving")).finish())
 }
 
 /// `POST /settings/account/delete`: removes the account and all its data, after the person typed

@@ -41,6 +41,8 @@ fn mallorys_category(app: &crate::support::TestApp) -> String {
         created_at: now,
         updated_at: now,
         google_subject: None,
+        is_keeping_inbox: false,
+        is_labelling: true,
     };
     db::users::insert(&mut app.conn(), &user).expect("user");
     let category = db::categories::Category {

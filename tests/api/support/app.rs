@@ -197,6 +197,8 @@ impl TestApp {
                 created_at: now,
                 updated_at: now,
                 google_subject: None,
+                is_keeping_inbox: false,
+                is_labelling: true,
             };
             db::users::insert(&mut conn, &user).expect("user");
             let token =
