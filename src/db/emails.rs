@@ -553,6 +553,7 @@ pub fn list_in_category(
     filter: &ListFilter,
     after: Option<&ListPosition>,
     limit: i64,
+    bodies: Bodies,
 ) -> QueryResult<Vec<Email>> {
     let mut query = in_category(conn.backend(), category_id, filter);
     if let Some(after) = after {
@@ -562,7 +563,59 @@ pub fn list_in_category(
                 .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
         );
     }
-    query.order((emails::listed_at.desc(), emails::id.desc())).limit(limit).select(Email::as_select()).load(conn)
+    let query = query.order((emails::listed_at.desc(), emails::id.desc())).limit(limit);
+    match bodies {
+        Bodies::Loaded => query.select(Email::as_select()).load(conn),
+        Bodies::Left => {
+            let none = || diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL");
+            // Column for column as `Email`, with NULL for the two bodies.
+            query
+                .select((
+                    emails::id,
+                    emails::mailbox_id,
+                    emails::provider_message_id,
+                    emails::thread_id,
+                    emails::message_id_header,
+                    emails::from_name,
+                    emails::from_address,
+                    emails::to_addresses,
+                    emails::subject,
+                    emails::sent_at,
+                    emails::received_at,
+                    emails::snippet,
+                    none(),
+                    none(),
+                    emails::raw_size,
+                    emails::list_id,
+                    emails::list_unsubscribe_urls,
+                    emails::is_one_click,
+                    emails::auth_result,
+                    emails::state,
+                    emails::category_id,
+                    emails::sort_source,
+                    emails::confidence,
+                    emails::summary,
+                    emails::archived_at,
+                    emails::trashed_at,
+                    emails::is_after_unsubscribe,
+                    emails::created_at,
+                    emails::updated_at,
+                    emails::labels,
+                    emails::parse_problems,
+                    emails::listed_at,
+                ))
+                .load::<Email>(conn)
+        }
+    }
+}
+
+/// Whether a list loads each email's bodies (text and sanitized HTML). Only the email page and API
+/// clients that ask for them need bodies; fifty real emails can carry megabytes of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bodies {
+    Loaded,
+    /// `text_body` and `sanitized_html` are left `None`.
+    Left,
 }
 
 /// How many of a category's emails match the filter.

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as CURSOR;
 use chrono::NaiveDateTime;
 
 use crate::db::categories::Category;
-use crate::db::emails::{Email, ListFilter, ListPosition};
+use crate::db::emails::{Bodies, Email, ListFilter, ListPosition};
 use crate::db::mailboxes::Mailbox;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
@@ -32,7 +32,8 @@ pub struct EmailPage {
     pub total: i64,
 }
 
-/// The emails of the user's category `category_id` matching `filter`, newest first, after `cursor`.
+/// The emails of the user's category `category_id` matching `filter`, newest first, after `cursor`;
+/// with their bodies only when the caller shows them.
 pub fn list_category(
     conn: &mut DbConn,
     user_id: &str,
@@ -40,6 +41,7 @@ pub fn list_category(
     filter: &ListFilter,
     cursor: Option<&str>,
     page_size: i64,
+    bodies: Bodies,
 ) -> Result<EmailPage, AppError> {
     let category = categories::find_owned(conn, user_id, category_id)?;
     let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
@@ -50,7 +52,7 @@ pub fn list_category(
         return Err(AppError::NotFound);
     }
     let size = page_size.clamp(1, MAX_PAGE_SIZE);
-    let emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1)?;
+    let emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1, bodies)?;
     let (emails, next_cursor) = split_page(emails, size);
     let total = count_in_category(conn, category_id, filter)?;
     Ok(EmailPage { category, emails, accounts: account_names(&mailboxes), next_cursor, total })

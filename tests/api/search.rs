@@ -3,7 +3,10 @@
 //! change, and treat the person's text literally.
 
 use diesel::prelude::*;
-use emailgator::db::{self, emails::ListFilter};
+use emailgator::db::{
+    self,
+    emails::{Bodies, ListFilter},
+};
 
 use crate::support::TestApp;
 use crate::support::mail_data::{app_with_demo, category_named, seed};
@@ -12,29 +15,36 @@ use crate::support::mail_data::{app_with_demo, category_named, seed};
 /// of the fields, read row by row in Rust.
 fn expected(app: &TestApp, category_id: &str, text: &str) -> Vec<String> {
     let needle = text.to_lowercase();
-    let mut ids: Vec<String> =
-        db::emails::list_in_category(&mut app.conn(), category_id, &ListFilter::default(), None, 100_000)
-            .expect("all")
+    let mut ids: Vec<String> = db::emails::list_in_category(
+        &mut app.conn(),
+        category_id,
+        &ListFilter::default(),
+        None,
+        100_000,
+        Bodies::Loaded,
+    )
+    .expect("all")
+    .into_iter()
+    .filter(|e| {
+        [Some(e.subject.clone()), e.from_name.clone(), e.from_address.clone(), e.summary.clone()]
             .into_iter()
-            .filter(|e| {
-                [Some(e.subject.clone()), e.from_name.clone(), e.from_address.clone(), e.summary.clone()]
-                    .into_iter()
-                    .flatten()
-                    .any(|field| field.to_lowercase().contains(&needle))
-            })
-            .map(|e| e.id)
-            .collect();
+            .flatten()
+            .any(|field| field.to_lowercase().contains(&needle))
+    })
+    .map(|e| e.id)
+    .collect();
     ids.sort();
     ids
 }
 
 fn found(app: &TestApp, category_id: &str, text: &str) -> Vec<String> {
     let filter = ListFilter { mailbox_id: None, text: Some(text.to_owned()) };
-    let mut ids: Vec<String> = db::emails::list_in_category(&mut app.conn(), category_id, &filter, None, 100_000)
-        .expect("filtered")
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
+    let mut ids: Vec<String> =
+        db::emails::list_in_category(&mut app.conn(), category_id, &filter, None, 100_000, Bodies::Loaded)
+            .expect("filtered")
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
     let count = db::emails::count_in_category(&mut app.conn(), category_id, &filter).expect("count");
     assert_eq!(usize::try_from(count).expect("count"), ids.len(), "count and list agree for {text:?}");
     ids.sort();

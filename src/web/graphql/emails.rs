@@ -9,7 +9,7 @@ use super::categories::CategoryNode;
 use super::context::Context;
 use super::mailboxes::AccountNode;
 use super::scalars::{id, int, utc};
-use crate::db::emails::{Email, ListFilter};
+use crate::db::emails::{Bodies, Email, ListFilter};
 use crate::error::AppError;
 use crate::services::emails::{self, MAX_PAGE_SIZE};
 use crate::sorting::pipeline::Source;
@@ -197,7 +197,10 @@ pub async fn in_category(
     let filter =
         ListFilter { mailbox_id: account_id.map(|id| id.to_string()), text: search.filter(|s| !s.trim().is_empty()) };
     let page = ctx
-        .db(move |conn, user_id| emails::list_category(conn, user_id, &category_id, &filter, after.as_deref(), size))
+        .db(move |conn, user_id| {
+            // Clients may ask for `textBody` and `sanitizedHtml` on every node.
+            emails::list_category(conn, user_id, &category_id, &filter, after.as_deref(), size, Bodies::Loaded)
+        })
         .await
         .map_err(|e| super::errors::rename_field(e, "cursor", "after"))?;
     Ok(EmailConnection::new(page.emails, page.next_cursor, page.total))

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use std::collections::HashMap;
 
-use crate::db::emails::{Email, ListFilter};
+use crate::db::emails::{Bodies, Email, ListFilter};
 use crate::domain::unsubscribe::subscription_key;
 use crate::error::AppError;
 use crate::services::categories::{self, CategoryInput, EmailsGoTo};
@@ -158,7 +158,15 @@ pub async fn show(
     let after = query.after.clone();
     let (page, all_categories, mailboxes, statuses) = state
         .db(move |conn| {
-            let page = emails::list_category(conn, &user_id, &category_id, &filter, Some(&after), DEFAULT_PAGE_SIZE)?;
+            let page = emails::list_category(
+                conn,
+                &user_id,
+                &category_id,
+                &filter,
+                Some(&after),
+                DEFAULT_PAGE_SIZE,
+                Bodies::Left,
+            )?;
             // One query for the page's unsubscribe badges, not one per email.
             let statuses: HashMap<String, String> = crate::db::subscriptions::list_for_user(conn, &user_id)?
                 .into_iter()

@@ -1,7 +1,7 @@
 //! Every query against the demo mailbox, with the content asserted.
 
 use diesel::prelude::*;
-use emailgator::db::{self, ai_usage::AiUsage, schema::emails};
+use emailgator::db::{self, ai_usage::AiUsage, emails::Bodies, schema::emails};
 use serde_json::json;
 
 use super::{Api, app_with_demo, category_named, edge_ids, seed};
@@ -29,12 +29,18 @@ async fn me_categories_and_accounts_answer_the_callers_own_data() {
     for (category, answered) in stored.iter().zip(data["categories"].as_array().expect("list")) {
         let count = db::emails::count_in_category(&mut app.conn(), &category.id, &Default::default()).expect("count");
         assert_eq!(answered["emailCount"], count, "{}", category.name);
-        let dated_today =
-            db::emails::list_in_category(&mut app.conn(), &category.id, &Default::default(), None, 10_000)
-                .expect("list")
-                .iter()
-                .filter(|e| e.listed_at >= app.now() - chrono::Duration::hours(24))
-                .count();
+        let dated_today = db::emails::list_in_category(
+            &mut app.conn(),
+            &category.id,
+            &Default::default(),
+            None,
+            10_000,
+            Bodies::Loaded,
+        )
+        .expect("list")
+        .iter()
+        .filter(|e| e.listed_at >= app.now() - chrono::Duration::hours(24))
+        .count();
         assert_eq!(answered["newEmailCount"], dated_today, "new means dated in the last 24 hours");
         assert_eq!(answered["description"], category.description.as_str());
     }
@@ -57,7 +63,7 @@ async fn category_emails_walk_every_email_once_newest_first_and_filters_narrow_t
     let category = category_named(&app, &user_id, "Receipts & orders");
     let seeded = seed(&app, &mailbox_id, &category.id, 120, "Quokka");
     let all: Vec<String> =
-        db::emails::list_in_category(&mut app.conn(), &category.id, &Default::default(), None, 10_000)
+        db::emails::list_in_category(&mut app.conn(), &category.id, &Default::default(), None, 10_000, Bodies::Loaded)
             .expect("all")
             .into_iter()
             .map(|e| e.id)
