@@ -133,7 +133,8 @@ impl InProcessAgent {
                     if browser_targets > MAX_BROWSER_TARGETS {
                         break;
                     }
-                    self.in_browser(&target.url, &request.email_address, &mut log).await
+                    let ai = self.ai.as_ref().filter(|_| request.is_ai_allowed);
+                    self.in_browser(&target.url, &request.email_address, ai, &mut log).await
                 }
                 // Mail is sent by the service, from the user's own mailbox.
                 Method::Mailto => continue,
@@ -154,6 +155,7 @@ impl InProcessAgent {
                 reason: outcome.reason,
                 steps: log.steps,
                 screenshot_png_base64: screenshot,
+                ai_usage: log.ai_usage,
             },
             None => AttemptReport {
                 status: Status::NeedsManual,
@@ -162,12 +164,19 @@ impl InProcessAgent {
                 reason: "the email offers no web link to unsubscribe with".into(),
                 steps: log.steps,
                 screenshot_png_base64: None,
+                ai_usage: log.ai_usage,
             },
         }
     }
 
     /// One page in a fresh browser; the session and its profile are gone when this returns.
-    async fn in_browser(&self, url: &str, own_address: &str, log: &mut Recorder) -> (Outcome, Option<String>) {
+    async fn in_browser(
+        &self,
+        url: &str,
+        own_address: &str,
+        ai: Option<&PageAi>,
+        log: &mut Recorder,
+    ) -> (Outcome, Option<String>) {
         let lease = match self.browsers.take().await {
             Ok(lease) => lease,
             Err(PoolError::Proxy(error)) => {
@@ -183,8 +192,7 @@ impl InProcessAgent {
         };
         let (session, proxy) = (&lease.browser.session, &lease.browser.proxy);
         let refusals = || proxy.refusals();
-        let driving =
-            page::drive(&session.client, url, own_address, self.settings.limits, &refusals, self.ai.as_ref(), log);
+        let driving = page::drive(&session.client, url, own_address, self.settings.limits, &refusals, ai, log);
         let outcome = match tokio::time::timeout(self.settings.attempt_timeout, driving).await {
             Ok(outcome) => outcome,
             Err(_) => {

@@ -33,6 +33,7 @@ pub async fn run(mut config: Config, target: &str, email: &str, is_json: bool) -
     let request = AttemptRequest {
         email_address: email.as_str().to_owned(),
         targets: targets.into_iter().filter(|t| t.method != Method::Mailto).collect(),
+        is_ai_allowed: true,
     };
     // One attempt and exit: a browser started for a next attempt would be wasted.
     config.unsubscribe.warm_sessions = 0;

@@ -23,12 +23,21 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::domain::unsubscribe::{Method, Status, Target};
+use crate::sorting::llm::Usage;
 
 /// One attempt's input: whose address may be typed into forms, and the web targets to try in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptRequest {
     pub email_address: String,
     pub targets: Vec<Target>,
+    /// Whether the page agent may ask the AI: the person's AI mode allows it and today's budget is
+    /// not spent. (Absent from an older app: allowed, as before.)
+    #[serde(default = "allowed")]
+    pub is_ai_allowed: bool,
+}
+
+fn allowed() -> bool {
+    true
 }
 
 /// One thing the agent did, for the email page.
@@ -52,6 +61,9 @@ pub struct AttemptReport {
     pub steps: Vec<Step>,
     /// The final page, PNG, base64; absent for non-browser methods or when over the size cap.
     pub screenshot_png_base64: Option<String>,
+    /// What the page agent's AI calls cost, counted into the person's AI budget.
+    #[serde(default)]
+    pub ai_usage: Usage,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -103,11 +115,13 @@ impl Outcome {
 pub struct Recorder {
     started: Instant,
     pub steps: Vec<Step>,
+    /// The AI calls made so far.
+    pub ai_usage: Usage,
 }
 
 impl Default for Recorder {
     fn default() -> Self {
-        Recorder { started: Instant::now(), steps: Vec::new() }
+        Recorder { started: Instant::now(), steps: Vec::new(), ai_usage: Usage::default() }
     }
 }
 

@@ -242,7 +242,7 @@ async fn ask_ai(
 ) -> Result<AiAction, Outcome> {
     let listed: Vec<Control> = page.elements.iter().filter(|c| !c.in_banner).cloned().collect();
     log.step("ask the AI", &format!("{} controls listed", listed.len()));
-    let answer = match ai.ask(&page.url, &page.text, &listed).await {
+    let answer = match ai.ask(&page.url, &page.text, &listed, &mut log.ai_usage).await {
         Ok(answer) => answer,
         Err(reason) => {
             log.step("AI unavailable", &reason);

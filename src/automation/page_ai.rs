@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use super::page::Control;
 use super::phrases;
+use crate::sorting::llm::Usage;
 
 /// Controls listed to the model at most; pages with more are cut (the rest is rarely the point).
 const MAX_LISTED: usize = 80;
@@ -76,8 +77,15 @@ impl PageAi {
         self.settings.max_steps
     }
 
-    /// Asks for the next action; the answer's text, unchecked (see `read_answer`).
-    pub(super) async fn ask(&self, url: &str, text: &str, controls: &[Control]) -> Result<String, String> {
+    /// Asks for the next action; the answer's text, unchecked (see `read_answer`). What the call
+    /// cost is added to `usage`, answered or not.
+    pub(super) async fn ask(
+        &self,
+        url: &str,
+        text: &str,
+        controls: &[Control],
+        usage: &mut Usage,
+    ) -> Result<String, String> {
         let (system, user) = prompt(url, text, controls);
         let request = CreateChatCompletionRequestArgs::default()
             .model(&self.settings.model)
@@ -89,8 +97,13 @@ impl PageAi {
             ])
             .build()
             .map_err(short)?;
+        usage.calls += 1;
         match tokio::time::timeout(self.settings.timeout, self.client.chat().create(request)).await {
             Ok(Ok(response)) => {
+                if let Some(counted) = &response.usage {
+                    usage.prompt_tokens += u64::from(counted.prompt_tokens);
+                    usage.completion_tokens += u64::from(counted.completion_tokens);
+                }
                 Ok(response.choices.first().and_then(|c| c.message.content.clone()).unwrap_or_default())
             }
             Ok(Err(error)) => Err(short(error)),

@@ -198,6 +198,8 @@ async fn bench_import(mut config: Config, count: usize, database_url: Option<Str
     };
     let ctx = bench_context(&pool, &config);
     let runner = Runner::new(ctx, JobRegistry::standard(), config.jobs.clone(), "bench".into());
+    // This process is the whole app minus the web server: its peak is the import's memory.
+    let before_kib = memory_kib(std::process::id(), "VmRSS:")?;
     let started = Instant::now();
     {
         let mut conn = pool.get()?;
@@ -247,13 +249,16 @@ async fn bench_import(mut config: Config, count: usize, database_url: Option<Str
     task.await?;
     let archived_files = std::fs::read_dir(maildir.join(".Archive/cur"))?.count();
     anyhow::ensure!(archived_files == count, "{archived_files} of {count} files were moved to .Archive");
+    let peak_kib = memory_kib(std::process::id(), "VmHWM:")?;
     println!(
         "bench import: backend={:?} messages={count} ({:.1} MiB) import={import_seconds:.2}s ({:.0} messages/s) \
-         archive={archive_seconds:.2}s end-to-end={:.0} messages/s",
+         archive={archive_seconds:.2}s end-to-end={:.0} messages/s memory: before={:.1} MiB peak={:.1} MiB",
         pool.get()?.backend(),
         bytes as f64 / 1_048_576.0,
         count as f64 / import_seconds,
-        count as f64 / (import_seconds + archive_seconds)
+        count as f64 / (import_seconds + archive_seconds),
+        before_kib as f64 / 1024.0,
+        peak_kib as f64 / 1024.0,
     );
     std::fs::remove_dir_all(&temp).ok();
     Ok(())
@@ -354,12 +359,17 @@ fn is_healthy(port: u16) -> bool {
 }
 
 fn resident_kib(pid: u32) -> anyhow::Result<u64> {
+    memory_kib(pid, "VmRSS:")
+}
+
+/// A memory line of `/proc/PID/status` in KiB: `VmRSS:` now, `VmHWM:` the peak so far.
+fn memory_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS in /proc status")
+        .with_context(|| format!("no {field} in /proc status"))
 }
 
 fn bench_serve(runs: usize) -> anyhow::Result<()> {

@@ -42,6 +42,7 @@ pub async fn run(config: Config, attempts: usize, browsers: usize) -> anyhow::Re
         let request = AttemptRequest {
             email_address: READER.into(),
             targets: vec![Target { method: Method::OneClick, url: fixtures.url("/one-click") }],
+            is_ai_allowed: true,
         };
         let started = Instant::now();
         let report = agent.attempt(&request).await?;
@@ -170,7 +171,11 @@ fn load_average() -> String {
 
 /// One browser attempt on `url`: its outcome and how long the caller waited for it, in ms.
 async fn timed_attempt(agent: &InProcessAgent, url: String) -> (Status, f64) {
-    let request = AttemptRequest { email_address: READER.into(), targets: vec![Target { method: Method::Page, url }] };
+    let request = AttemptRequest {
+        email_address: READER.into(),
+        targets: vec![Target { method: Method::Page, url }],
+        is_ai_allowed: true,
+    };
     let began = Instant::now();
     let status = agent.attempt(&request).await.map_or(Status::Failed, |r| r.status);
     (status, began.elapsed().as_secs_f64() * 1000.0)

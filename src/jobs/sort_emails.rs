@@ -211,7 +211,7 @@ pub fn day(now: NaiveDateTime) -> String {
     now.format("%Y-%m-%d").to_string()
 }
 
-fn usage_row(user_id: &str, now: NaiveDateTime, usage: Usage, (input, output): (f64, f64)) -> AiUsage {
+pub(crate) fn usage_row(user_id: &str, now: NaiveDateTime, usage: Usage, (input, output): (f64, f64)) -> AiUsage {
     // Prices are dollars per million tokens, which is microdollars per token.
     let cost = usage.prompt_tokens as f64 * input + usage.completion_tokens as f64 * output;
     AiUsage {

@@ -38,7 +38,10 @@ impl Job for UnsubscribeSubscription {
         let (attempt_id, now) = (self.attempt_id.clone(), ctx.clock.now());
         let prepared = ctx.db(move |conn| service::prepare(conn, &attempt_id, now).map_err(app_error)).await?;
         let Some(prepared) = prepared else { return Ok(()) };
-        let report = match attempt(ctx, &prepared).await {
+        let (user_id, server_mode) = (prepared.user_id.clone(), ctx.config.sorting.mode);
+        let is_ai_allowed =
+            ctx.db(move |conn| service::is_ai_allowed(conn, &user_id, server_mode, now).map_err(app_error)).await?;
+        let report = match attempt(ctx, &prepared, is_ai_allowed).await {
             Ok(report) => report,
             Err(UnsubscriberError::Unavailable(reason)) => {
                 // Put back to pending so the retry runs it; nothing was done yet.
@@ -64,15 +67,31 @@ impl Job for UnsubscribeSubscription {
         };
         let (id, now) = (prepared.attempt_id.clone(), ctx.clock.now());
         tracing::info!(attempt_id = id, status = result.status.as_str(), method = ?result.method, "unsubscribe attempt finished");
-        ctx.db(move |conn| service::record_result(conn, &id, &result, now).map_err(app_error)).await
+        let (user_id, usage) = (prepared.user_id.clone(), report.ai_usage);
+        let prices = (ctx.config.openai.price_input_per_million, ctx.config.openai.price_output_per_million);
+        ctx.db(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                // The page agent's AI calls count into the person's AI budget like the sorter's.
+                if usage.calls > 0 {
+                    crate::db::ai_usage::add(conn, &super::sort_emails::usage_row(&user_id, now, usage, prices))?;
+                }
+                service::record_result(conn, &id, &result, now).map_err(app_error)
+            })
+        })
+        .await
     }
 }
 
 /// One-click, then mailto, then the browser; the first success ends it.
-async fn attempt(ctx: &JobContext, prepared: &PreparedAttempt) -> Result<AttemptReport, UnsubscriberError> {
+async fn attempt(
+    ctx: &JobContext,
+    prepared: &PreparedAttempt,
+    is_ai_allowed: bool,
+) -> Result<AttemptReport, UnsubscriberError> {
     let pick =
         |method: Method| -> Vec<Target> { prepared.targets.iter().filter(|t| t.method == method).cloned().collect() };
-    let request = |targets: Vec<Target>| AttemptRequest { email_address: prepared.own_address.clone(), targets };
+    let request =
+        |targets: Vec<Target>| AttemptRequest { email_address: prepared.own_address.clone(), targets, is_ai_allowed };
     let mut reports: Vec<AttemptReport> = Vec::new();
     let one_click = pick(Method::OneClick);
     if !one_click.is_empty() {
@@ -104,6 +123,7 @@ async fn attempt(ctx: &JobContext, prepared: &PreparedAttempt) -> Result<Attempt
             reason: "the email has no unsubscribe link or address".into(),
             steps: Vec::new(),
             screenshot_png_base64: None,
+            ai_usage: Default::default(),
         }),
     }
 }
@@ -125,6 +145,7 @@ async fn send_mailto(ctx: &JobContext, prepared: &PreparedAttempt, url: &str) ->
         reason,
         steps: log.steps,
         screenshot_png_base64: None,
+        ai_usage: Default::default(),
     };
     let mailto = match Mailto::parse(url) {
         Ok(mailto) => mailto,
@@ -161,6 +182,7 @@ fn failed_report(reason: String) -> AttemptReport {
         reason,
         steps: Vec::new(),
         screenshot_png_base64: None,
+        ai_usage: Default::default(),
     }
 }
 

@@ -195,6 +195,7 @@ fn pick_source(emails: &[Email]) -> &Email {
 #[derive(Debug, Clone)]
 pub struct PreparedAttempt {
     pub attempt_id: String,
+    pub user_id: String,
     pub subscription_key: String,
     pub mailbox: db::mailboxes::Mailbox,
     /// The account's own address: the only one typed into forms and the sender of mailto mail.
@@ -226,6 +227,7 @@ pub fn prepare(conn: &mut DbConn, attempt_id: &str, now: NaiveDateTime) -> Resul
             Err(_) => db::users::find(conn, &attempt.user_id)?.map(|u| u.email).unwrap_or_default(),
         };
         Ok(Some(PreparedAttempt {
+            user_id: attempt.user_id,
             attempt_id: attempt.id,
             subscription_key: attempt.subscription_key,
             own_address,
@@ -233,6 +235,24 @@ pub fn prepare(conn: &mut DbConn, attempt_id: &str, now: NaiveDateTime) -> Resul
             mailbox,
         }))
     })
+}
+
+/// Whether the page agent may ask the AI for this user: their AI mode (else the server's) is not
+/// local-only, and today's AI budget is not spent.
+pub fn is_ai_allowed(
+    conn: &mut DbConn,
+    user_id: &str,
+    server_mode: crate::config::SortingMode,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let Some(user) = db::users::find(conn, user_id)? else { return Ok(false) };
+    let settings = crate::sorting::settings::UserAiSettings::parse(&user.ai_settings);
+    if settings.mode().unwrap_or(server_mode) == crate::config::SortingMode::Local {
+        return Ok(false);
+    }
+    let spent =
+        db::ai_usage::find(conn, user_id, &crate::jobs::sort_emails::day(now))?.map_or(0, |u| u.cost_microdollars);
+    Ok(settings.daily_budget_microdollars().is_none_or(|budget| spent < budget))
 }
 
 /// The methods to try for an email, in order.

@@ -59,7 +59,7 @@ impl LlmSettings {
 }
 
 /// What one request cost.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     pub calls: u64,
     pub prompt_tokens: u64,

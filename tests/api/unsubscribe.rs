@@ -33,7 +33,11 @@ fn agent_config(fixtures: &FixturePages, extra: &[(&str, &str)]) -> (Config, tem
 }
 
 fn page(url: String) -> AttemptRequest {
-    AttemptRequest { email_address: READER.into(), targets: vec![Target { method: Method::Page, url }] }
+    AttemptRequest {
+        email_address: READER.into(),
+        targets: vec![Target { method: Method::Page, url }],
+        is_ai_allowed: true,
+    }
 }
 
 /// Runs every fixture through `agent` (two at a time) and compares each report with what the
@@ -117,6 +121,7 @@ async fn one_click_posts_exactly_the_rfc_8058_body_without_cookies_and_does_not_
     let one_click = |path: &str| AttemptRequest {
         email_address: READER.into(),
         targets: vec![Target { method: Method::OneClick, url: fixtures.url(path) }],
+        is_ai_allowed: true,
     };
     let report = agent.attempt(&one_click("/one-click")).await.expect("report");
     assert_eq!(report.status, Status::Succeeded, "{report:?}");
@@ -134,6 +139,7 @@ async fn one_click_posts_exactly_the_rfc_8058_body_without_cookies_and_does_not_
             method: Method::OneClick,
             url: format!("http://127.0.0.1:{}/x", fixtures.forbidden_port),
         }],
+        is_ai_allowed: true,
     };
     let report = agent.attempt(&outside).await.expect("report");
     assert_ne!(report.status, Status::Succeeded);
@@ -221,6 +227,7 @@ async fn the_sidecar_passes_the_same_fixture_tests_and_refuses_a_wrong_token() {
     let one_click = AttemptRequest {
         email_address: READER.into(),
         targets: vec![Target { method: Method::OneClick, url: fixtures.url("/one-click") }],
+        is_ai_allowed: true,
     };
     let report = remote.attempt(&one_click).await.expect("report");
     assert_eq!(report.status, Status::Succeeded, "{report:?}");
@@ -260,9 +267,19 @@ async fn with_an_ai_a_control_in_unknown_words_is_used_and_success_is_still_read
     let ai = scripted_ai(&[r#"{"action":"fill_email","element":1}"#, r#"{"action":"click","element":2}"#]);
     let (agent, _dir) = agent_with_ai(&fixtures, &ai);
     let report = agent.attempt(&page(fixtures.url("/fi"))).await.expect("report");
+    // A person whose AI mode is local, or whose budget is spent: the AI is not asked.
+    let without_ai = AttemptRequest { is_ai_allowed: false, ..page(fixtures.url("/fi")) };
+    let manual = agent.attempt(&without_ai).await.expect("report");
     agent.shut_down().await;
 
+    assert_eq!(manual.status, Status::NeedsManual, "{manual:?}");
+    assert_eq!(manual.ai_usage.calls, 0);
     assert_eq!(report.status, Status::Succeeded, "{report:?}");
+    // What the calls cost comes back with the report, to be counted into the person's budget.
+    let (prompt_tokens, completion_tokens) = ai.tokens();
+    assert_eq!(report.ai_usage.calls, 2);
+    assert!(prompt_tokens > 0);
+    assert_eq!((report.ai_usage.prompt_tokens, report.ai_usage.completion_tokens), (prompt_tokens, completion_tokens));
     assert_eq!(fixtures.records_of("fi"), [format!("fi:{READER}")], "the address the AI had typed was sent");
     assert!(report.reason.contains("You have been unsubscribed"), "the page's words decide: {}", report.reason);
     assert!(actions(&report).contains(&"AI fill") && actions(&report).contains(&"AI press"), "{report:?}");
@@ -320,6 +337,7 @@ async fn the_sidecar_uses_its_own_ai_configuration() {
     assert_eq!(report.status, Status::Succeeded, "{report:?}");
     assert_eq!(fixtures.records_of("fi"), [format!("fi:{READER}")]);
     assert_eq!(ai.calls(), 2);
+    assert_eq!(report.ai_usage.calls, 2, "the sidecar reports what its AI calls cost");
 }
 
 // ---- the service and the job ----
@@ -522,4 +540,33 @@ async fn a_mailto_unsubscribe_is_sent_from_the_users_gmail_with_the_urls_recipie
     let attempt = &service::attempts_for_email(&mut app.conn(), &user_id, &id).expect("attempts")[0];
     assert_eq!((attempt.status, attempt.method), (Status::Succeeded, Some(Method::Mailto)), "{attempt:?}");
     assert!(attempt.reason.as_deref().unwrap_or_default().contains("message id"), "{attempt:?}");
+}
+
+#[tokio::test]
+async fn the_page_agent_may_ask_the_ai_only_in_the_persons_ai_mode_and_within_their_budget() {
+    use emailgator::config::SortingMode;
+    let app = TestApp::spawn().await;
+    app.sign_in_as_owner().await;
+    let user =
+        db::users::find_by_email(&mut app.conn(), &app.state.config.local.owner_email).expect("q").expect("owner");
+    let (now, conn) = (app.now(), &mut app.conn());
+    let allowed = |conn: &mut db::DbConn, mode| service::is_ai_allowed(conn, &user.id, mode, now).expect("allowed");
+    assert!(allowed(conn, SortingMode::Hybrid), "the server's AI mode, no budget");
+    assert!(!allowed(conn, SortingMode::Local), "the server sorts locally");
+
+    db::users::set_ai_settings(conn, &user.id, r#"{"mode":"local"}"#, now).expect("settings");
+    assert!(!allowed(conn, SortingMode::Hybrid), "the person chose local sorting");
+
+    db::users::set_ai_settings(conn, &user.id, r#"{"mode":"llm","daily_budget_usd":0.01}"#, now).expect("settings");
+    assert!(allowed(conn, SortingMode::Local), "the person's AI mode, budget left");
+    let spent = db::ai_usage::AiUsage {
+        user_id: user.id.clone(),
+        day: now.format("%Y-%m-%d").to_string(),
+        calls: 3,
+        prompt_tokens: 9_000,
+        completion_tokens: 300,
+        cost_microdollars: 10_000,
+    };
+    db::ai_usage::add(conn, &spent).expect("usage");
+    assert!(!allowed(conn, SortingMode::Hybrid), "today's budget is spent");
 }
