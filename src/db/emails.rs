@@ -527,6 +527,17 @@ fn in_category<'a>(
         );
     }
     let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+    if backend == super::Backend::Postgres {
+        // Word for word the expression of the `emails_search_text` trigram index (migration 000011).
+        return query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "lower(subject || E'\\n' || COALESCE(from_name, '') || E'\\n' || COALESCE(from_address, '') \
+                 || E'\\n' || COALESCE(summary, '')) LIKE ",
+            )
+            .bind::<diesel::sql_types::Text, _>(pattern)
+            .sql(" ESCAPE '\\'"),
+        );
+    }
     query.filter(
         lower(emails::subject)
             .like(pattern.clone())

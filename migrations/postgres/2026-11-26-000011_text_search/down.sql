@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS emails_search_text;
