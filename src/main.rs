@@ -5,11 +5,6 @@ use emailgator::cli::{self, Cli};
 use emailgator::config::Config;
 use emailgator::telemetry;
 
-// Pages and the API allocate many small strings per request (rows, templates); mimalloc serves
-// them with less locking and fragmentation than glibc's allocator on the server's few cores.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     emailgator::startup::install_tls_provider();
     let cli = Cli::parse();
