@@ -388,9 +388,13 @@ pub fn list_needing_review_after(
         .into_boxed();
     if let Some(after) = after {
         query = query.filter(
-            emails::listed_at
-                .lt(after.listed_at)
-                .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
+            // The first condition alone starts the index range at the cursor; without it
+            // PostgreSQL reads every row before the cursor and filters them out.
+            emails::listed_at.le(after.listed_at).and(
+                emails::listed_at
+                    .lt(after.listed_at)
+                    .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
+            ),
         );
     }
     // The page is chosen from the `emails_review` index alone, then only its rows are read: with
@@ -528,7 +532,7 @@ fn in_category<'a>(
     }
     let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
     if backend == super::Backend::Postgres {
-        // Word for word the expression of the `emails_search_text` trigram index (migration 000011).
+        // Word for word the expression of the `emails_search_text` trigram index (migrations 000011, 000012).
         return query.filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>(
                 "lower(subject || E'\\n' || COALESCE(from_name, '') || E'\\n' || COALESCE(from_address, '') \
@@ -556,6 +560,70 @@ fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+/// Every column of `Email`, in order, with NULL for the two bodies (lists that show no bodies).
+macro_rules! columns_without_bodies {
+    () => {{
+        let none = || diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL");
+        (
+            emails::id,
+            emails::mailbox_id,
+            emails::provider_message_id,
+            emails::thread_id,
+            emails::message_id_header,
+            emails::from_name,
+            emails::from_address,
+            emails::to_addresses,
+            emails::subject,
+            emails::sent_at,
+            emails::received_at,
+            emails::snippet,
+            none(),
+            none(),
+            emails::raw_size,
+            emails::list_id,
+            emails::list_unsubscribe_urls,
+            emails::is_one_click,
+            emails::auth_result,
+            emails::state,
+            emails::category_id,
+            emails::sort_source,
+            emails::confidence,
+            emails::summary,
+            emails::archived_at,
+            emails::trashed_at,
+            emails::is_after_unsubscribe,
+            emails::created_at,
+            emails::updated_at,
+            emails::labels,
+            emails::parse_problems,
+            emails::listed_at,
+        )
+    }};
+}
+
+/// A category's emails matching the filter, newest first, after `after`, at most `limit`.
+fn page_in_category<'a>(
+    backend: super::Backend,
+    category_id: &'a str,
+    filter: &'a ListFilter,
+    after: Option<&ListPosition>,
+    limit: i64,
+) -> emails::BoxedQuery<'a, Backend> {
+    let mut query = in_category(backend, category_id, filter);
+    if let Some(after) = after {
+        query = query.filter(
+            // The first condition alone starts the index range at the cursor; without it
+            // PostgreSQL reads every row before the cursor and filters them out.
+            emails::listed_at.le(after.listed_at).and(
+                emails::listed_at
+                    .lt(after.listed_at)
+                    .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
+            ),
+        );
+    }
+    query.order((emails::listed_at.desc(), emails::id.desc())).limit(limit)
+}
+
 /// One page of a category's emails, newest first, after `after` (keyset paging: as fast on the
 /// thousandth page as on the first, through the `emails_category_list` index).
 pub fn list_in_category(
@@ -566,58 +634,31 @@ pub fn list_in_category(
     limit: i64,
     bodies: Bodies,
 ) -> QueryResult<Vec<Email>> {
-    let mut query = in_category(conn.backend(), category_id, filter);
-    if let Some(after) = after {
-        query = query.filter(
-            emails::listed_at
-                .lt(after.listed_at)
-                .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
-        );
-    }
-    let query = query.order((emails::listed_at.desc(), emails::id.desc())).limit(limit);
+    let query = page_in_category(conn.backend(), category_id, filter, after, limit);
     match bodies {
         Bodies::Loaded => query.select(Email::as_select()).load(conn),
-        Bodies::Left => {
-            let none = || diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL");
-            // Column for column as `Email`, with NULL for the two bodies.
-            query
-                .select((
-                    emails::id,
-                    emails::mailbox_id,
-                    emails::provider_message_id,
-                    emails::thread_id,
-                    emails::message_id_header,
-                    emails::from_name,
-                    emails::from_address,
-                    emails::to_addresses,
-                    emails::subject,
-                    emails::sent_at,
-                    emails::received_at,
-                    emails::snippet,
-                    none(),
-                    none(),
-                    emails::raw_size,
-                    emails::list_id,
-                    emails::list_unsubscribe_urls,
-                    emails::is_one_click,
-                    emails::auth_result,
-                    emails::state,
-                    emails::category_id,
-                    emails::sort_source,
-                    emails::confidence,
-                    emails::summary,
-                    emails::archived_at,
-                    emails::trashed_at,
-                    emails::is_after_unsubscribe,
-                    emails::created_at,
-                    emails::updated_at,
-                    emails::labels,
-                    emails::parse_problems,
-                    emails::listed_at,
-                ))
-                .load::<Email>(conn)
-        }
+        Bodies::Left => query.select(columns_without_bodies!()).load::<Email>(conn),
     }
+}
+
+/// The first page of a category's emails with how many match the filter in all, in one query.
+/// For a text filter: the list and a separate count would each look the text up in the index.
+pub fn list_first_in_category_counted(
+    conn: &mut DbConn,
+    category_id: &str,
+    filter: &ListFilter,
+    limit: i64,
+    bodies: Bodies,
+) -> QueryResult<(Vec<Email>, i64)> {
+    let query = page_in_category(conn.backend(), category_id, filter, None, limit);
+    // The window counts every matching row, before the limit.
+    let total = || diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()");
+    let rows: Vec<(Email, i64)> = match bodies {
+        Bodies::Loaded => query.select((Email::as_select(), total())).load(conn)?,
+        Bodies::Left => query.select((columns_without_bodies!(), total())).load(conn)?,
+    };
+    let total = rows.first().map_or(0, |(_, total)| *total);
+    Ok((rows.into_iter().map(|(email, _)| email).collect(), total))
 }
 
 /// Whether a list loads each email's bodies (text and sanitized HTML). Only the email page and API

@@ -77,9 +77,10 @@ diesel::table! {
     /// Changes to each category's count of live emails, written by triggers on `emails` and
     /// folded back to one row per category. Rows have no identity: they are only summed, so the
     /// declared key is nominal.
-    category_email_counts (category_id, delta) {
+    category_email_counts (category_id, mailbox_id, delta) {
         category_id -> Text,
         delta -> BigInt,
+        mailbox_id -> Text,
     }
 }
 

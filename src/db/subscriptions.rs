@@ -136,9 +136,11 @@ pub type BulkGroup = (Option<String>, Option<String>, Option<String>, Option<Str
 /// database from the `emails_bulk` index: one row per list and sender, however much mail.
 pub fn bulk_mail_since(conn: &mut DbConn, user_id: &str, since: NaiveDateTime) -> QueryResult<Vec<BulkGroup>> {
     use diesel::dsl::{count_star, max};
+    // The user's mailboxes first: a join would read every user's bulk mail from the index.
+    let mailbox_ids: Vec<String> =
+        mailboxes::table.filter(mailboxes::user_id.eq(user_id)).select(mailboxes::id).load(conn)?;
     emails::table
-        .inner_join(mailboxes::table)
-        .filter(mailboxes::user_id.eq(user_id))
+        .filter(emails::mailbox_id.eq_any(&mailbox_ids))
         .filter(emails::listed_at.ge(since))
         .filter(emails::trashed_at.is_null())
         // Word for word the condition of the `emails_bulk` partial index (a bound '[]' would not match it).

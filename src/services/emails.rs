@@ -52,18 +52,27 @@ pub fn list_category(
         return Err(AppError::NotFound);
     }
     let size = page_size.clamp(1, MAX_PAGE_SIZE);
-    let emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1, bodies)?;
+    let (emails, total) = if filter.text().is_some() && after.is_none() {
+        db::emails::list_first_in_category_counted(conn, category_id, filter, size + 1, bodies)?
+    } else {
+        let emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1, bodies)?;
+        (emails, count_in_category(conn, category_id, filter)?)
+    };
     let (emails, next_cursor) = split_page(emails, size);
-    let total = count_in_category(conn, category_id, filter)?;
     Ok(EmailPage { category, emails, accounts: account_names(&mailboxes), next_cursor, total })
 }
 
-/// How many of a category's emails match the filter: the kept count when nothing narrows the
-/// list, otherwise counted (through the index, unless there is text to look for).
+/// How many of a category's emails match the filter: the kept count when no text narrows the
+/// list (for the whole category or one account), otherwise counted through the text index.
 pub fn count_in_category(conn: &mut DbConn, category_id: &str, filter: &ListFilter) -> Result<i64, AppError> {
-    if filter.is_empty() {
-        let totals = db::category_counts::totals(conn, &[category_id.to_owned()])?;
-        return Ok(totals.first().map_or(0, |(_, total)| *total));
+    if filter.text().is_none() {
+        return Ok(match &filter.mailbox_id {
+            Some(mailbox_id) => db::category_counts::total_in_mailbox(conn, category_id, mailbox_id)?,
+            None => {
+                let totals = db::category_counts::totals(conn, &[category_id.to_owned()])?;
+                totals.first().map_or(0, |(_, total)| *total)
+            }
+        });
     }
     Ok(db::emails::count_in_category(conn, category_id, filter)?)
 }

@@ -1,8 +1,9 @@
 //! Each category's email count is kept by triggers, not counted: it must equal a real count after
 //! every kind of change (import, delete, undo, move, select-all, deleting a category), and reading
-//! it folds the change rows back to one per category. The admin overview's emails per mailbox and
+//! it folds the change rows back to one per category and account. The admin overview's emails per mailbox and
 //! state are kept the same way.
 
+use emailgator::db::emails::ListFilter;
 use emailgator::db::{self, DbConn};
 use emailgator::services::categories::EmailsGoTo;
 use emailgator::services::emails::Selection;
@@ -27,8 +28,17 @@ fn kept_and_real(app: &TestApp, user_id: &str) -> Vec<(String, i64, i64)> {
 }
 
 fn assert_counts_right(app: &TestApp, user_id: &str, after: &str) {
+    let mailboxes = db::mailboxes::list_for_user(&mut app.conn(), user_id).expect("mailboxes");
     for (id, kept, real) in kept_and_real(app, user_id) {
         assert_eq!(kept, real, "category {id} after {after}");
+        // Per account too (the list filtered by account).
+        for mailbox in &mailboxes {
+            let conn: &mut DbConn = &mut app.conn();
+            let filter = ListFilter { mailbox_id: Some(mailbox.id.clone()), text: None };
+            let real = db::emails::count_in_category(conn, &id, &filter).expect("count");
+            let kept = db::category_counts::total_in_mailbox(conn, &id, &mailbox.id).expect("kept");
+            assert_eq!(kept, real, "category {id}, account {} after {after}", mailbox.address);
+        }
     }
 }
 
@@ -48,6 +58,13 @@ async fn kept_counts_equal_real_counts_after_every_kind_of_change() {
     let rows = db::category_counts::change_rows(&mut app.conn(), std::slice::from_ref(&first)).expect("rows");
     assert_eq!(rows, 1, "reading 700 changes folded them into one row");
 
+    // A second account with mail in the same category: counted per account as well.
+    let other = second_mailbox(&app, &mailbox_id);
+    let other_ids = seed(&app, &other, &first, 40, "Receipt");
+    assert_counts_right(&app, &user_id, "40 inserts in a second account");
+    let rows = db::category_counts::change_rows(&mut app.conn(), std::slice::from_ref(&first)).expect("rows");
+    assert!(rows <= 41, "at most one row per account besides the new changes: {rows}");
+
     let now = app.now();
     let deleted = bulk::delete(&mut app.conn(), &user_id, &Selection::Ids(ids[..50].to_vec()), now).expect("delete");
     assert_eq!(deleted.changed, 50);
@@ -61,6 +78,10 @@ async fn kept_counts_equal_real_counts_after_every_kind_of_change() {
 
     bulk::move_to(&mut app.conn(), &user_id, &Selection::Ids(ids[100..130].to_vec()), &second, 3, now).expect("move");
     assert_counts_right(&app, &user_id, "moving 30");
+    bulk::delete(&mut app.conn(), &user_id, &Selection::Ids(other_ids[..5].to_vec()), now).expect("delete");
+    bulk::move_to(&mut app.conn(), &user_id, &Selection::Ids(other_ids[5..15].to_vec()), &second, 3, now)
+        .expect("move");
+    assert_counts_right(&app, &user_id, "deleting and moving in the second account");
     // A deleted email moved to another category still counts nowhere.
     bulk::move_to(&mut app.conn(), &user_id, &Selection::Ids(ids[30..40].to_vec()), &second, 3, now).expect("move");
     assert_counts_right(&app, &user_id, "moving deleted emails");
@@ -80,6 +101,53 @@ async fn kept_counts_equal_real_counts_after_every_kind_of_change() {
     categories::delete(&mut app.conn(), &user_id, &second, &EmailsGoTo::NeedsReview, now).expect("delete category");
     assert_counts_right(&app, &user_id, "deleting a category into Needs review");
     assert_eq!(db::category_counts::change_rows(&mut app.conn(), &[second]).expect("rows"), 0);
+}
+
+/// Another mailbox of the same user, with no mail yet.
+fn second_mailbox(app: &TestApp, mailbox_id: &str) -> String {
+    let conn: &mut DbConn = &mut app.conn();
+    let first = db::mailboxes::find(conn, mailbox_id).expect("find").expect("the first mailbox");
+    let mailbox = db::mailboxes::Mailbox {
+        id: db::new_id(),
+        address: "second@example.com".into(),
+        maildir_path: Some("/nonexistent/second".into()),
+        ..first
+    };
+    db::mailboxes::insert(conn, &mailbox).expect("insert");
+    mailbox.id
+}
+
+/// A text search's first page comes with its count from one query (a window over the matches);
+/// it must equal the page and the count read separately, with and without the account filter.
+#[tokio::test]
+async fn a_searchs_first_page_and_count_equal_the_list_and_count_read_apart() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let category = db::categories::list_for_user(&mut app.conn(), &user_id).expect("categories").remove(0).id;
+    seed(&app, &mailbox_id, &category, 300, "Invoice");
+    let other = second_mailbox(&app, &mailbox_id);
+    seed(&app, &other, &category, 80, "Invoice from the other account");
+    let conn: &mut DbConn = &mut app.conn();
+    for (mailbox, text) in [
+        (None, "invoice 1"),
+        (None, "INVOICE 25"),
+        (None, "nothing matches this"),
+        (None, "sender"),
+        (Some(other.clone()), "invoice"),
+        (Some(mailbox_id.clone()), "invoice 7"),
+        (Some(other.clone()), "in"),
+    ] {
+        let filter = ListFilter { mailbox_id: mailbox, text: Some(text.into()) };
+        for bodies in [db::emails::Bodies::Left, db::emails::Bodies::Loaded] {
+            let (page, total) =
+                db::emails::list_first_in_category_counted(conn, &category, &filter, 51, bodies).expect("counted");
+            let apart = db::emails::list_in_category(conn, &category, &filter, None, 51, bodies).expect("list");
+            let count = db::emails::count_in_category(conn, &category, &filter).expect("count");
+            let ids = |emails: &[db::emails::Email]| emails.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&page), ids(&apart), "the page for {text:?}");
+            assert_eq!(page, apart, "the rows for {text:?}");
+            assert_eq!(total, count, "the count for {text:?}");
+        }
+    }
 }
 
 /// The admin overview's emails per mailbox and state (kept) against a real count of the table.

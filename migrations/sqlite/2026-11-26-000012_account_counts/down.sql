@@ -1,0 +1,36 @@
+DROP TRIGGER emails_count_insert;
+DROP TRIGGER emails_count_delete;
+DROP TRIGGER emails_count_leave;
+DROP TRIGGER emails_count_enter;
+DROP INDEX category_email_counts_category;
+ALTER TABLE category_email_counts DROP COLUMN mailbox_id;
+DELETE FROM category_email_counts;
+CREATE INDEX category_email_counts_category ON category_email_counts (category_id, delta);
+INSERT INTO category_email_counts (category_id, delta)
+SELECT category_id, COUNT(*) FROM emails WHERE category_id IS NOT NULL AND trashed_at IS NULL GROUP BY category_id;
+
+CREATE TRIGGER emails_count_insert AFTER INSERT ON emails
+WHEN NEW.category_id IS NOT NULL AND NEW.trashed_at IS NULL
+BEGIN
+    INSERT INTO category_email_counts (category_id, delta) VALUES (NEW.category_id, 1);
+END;
+
+CREATE TRIGGER emails_count_delete AFTER DELETE ON emails
+WHEN OLD.category_id IS NOT NULL AND OLD.trashed_at IS NULL
+BEGIN
+    INSERT INTO category_email_counts (category_id, delta) VALUES (OLD.category_id, -1);
+END;
+
+CREATE TRIGGER emails_count_leave AFTER UPDATE OF category_id, trashed_at ON emails
+WHEN OLD.category_id IS NOT NULL AND OLD.trashed_at IS NULL
+    AND NOT (NEW.category_id IS OLD.category_id AND NEW.trashed_at IS NULL)
+BEGIN
+    INSERT INTO category_email_counts (category_id, delta) VALUES (OLD.category_id, -1);
+END;
+
+CREATE TRIGGER emails_count_enter AFTER UPDATE OF category_id, trashed_at ON emails
+WHEN NEW.category_id IS NOT NULL AND NEW.trashed_at IS NULL
+    AND NOT (OLD.category_id IS NEW.category_id AND OLD.trashed_at IS NULL)
+BEGIN
+    INSERT INTO category_email_counts (category_id, delta) VALUES (NEW.category_id, 1);
+END;
