@@ -14,6 +14,8 @@ WORKDIR /app
 
 # Dependencies first, against stub sources: this layer is rebuilt only when Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock build.rs ./
+# Build settings: the bundled SQLite's compile flags.
+COPY .cargo .cargo
 RUN mkdir -p src migrations templates assets \
  && echo 'fn main() {}' > src/main.rs \
  && touch src/lib.rs \

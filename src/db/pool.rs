@@ -114,6 +114,24 @@ pub fn connect_pool(
 mod tests {
     use super::sqlite_path;
 
+    /// Set in .cargo/config.toml; without it every `LIMIT ?` query is compiled twice per run.
+    #[test]
+    fn the_bundled_sqlite_keeps_query_plans_stable() {
+        use diesel::prelude::*;
+        #[derive(QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            compile_options: String,
+        }
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+        let options: Vec<CompileOption> =
+            diesel::sql_query("PRAGMA compile_options").load(&mut conn).expect("compile options");
+        assert!(
+            options.iter().any(|o| o.compile_options == "ENABLE_QPSG"),
+            "SQLite was built without SQLITE_ENABLE_QPSG (LIBSQLITE3_FLAGS in .cargo/config.toml)"
+        );
+    }
+
     #[test]
     fn sqlite_urls_name_paths() {
         assert_eq!(sqlite_path("sqlite://./data/eg.db"), "./data/eg.db");

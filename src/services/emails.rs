@@ -1,8 +1,6 @@
 //! Reading a user's mail: a category's emails page by page, one email with its details, and the
 //! "select all" of a bulk action resolved to ids on the server. Every read checks ownership.
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as CURSOR;
 use chrono::NaiveDateTime;
@@ -24,8 +22,8 @@ pub const ACTION_CHUNK: usize = 500;
 pub struct EmailPage {
     pub category: Category,
     pub emails: Vec<Email>,
-    /// The account address of each email's mailbox.
-    pub accounts: HashMap<String, String>,
+    /// The user's mailboxes (the accounts an email can come from).
+    pub mailboxes: Vec<Mailbox>,
     /// The cursor of the next page, when there is one.
     pub next_cursor: Option<String>,
     /// How many emails match the filter in the whole category.
@@ -59,7 +57,7 @@ pub fn list_category(
         (emails, count_in_category(conn, category_id, filter)?)
     };
     let (emails, next_cursor) = split_page(emails, size);
-    Ok(EmailPage { category, emails, accounts: account_names(&mailboxes), next_cursor, total })
+    Ok(EmailPage { category, emails, mailboxes, next_cursor, total })
 }
 
 /// How many of a category's emails match the filter: the kept count when no text narrows the
@@ -183,10 +181,6 @@ pub fn sender(email: &Email) -> String {
 
 pub fn subject(email: &Email) -> String {
     if email.subject.trim().is_empty() { "(no subject)".into() } else { email.subject.clone() }
-}
-
-fn account_names(mailboxes: &[Mailbox]) -> HashMap<String, String> {
-    mailboxes.iter().map(|m| (m.id.clone(), m.address.clone())).collect()
 }
 
 pub fn encode_cursor(position: &ListPosition) -> String {

@@ -192,18 +192,30 @@ pub async fn in_category(
     after: Option<String>,
     account_id: Option<ID>,
     search: Option<String>,
+    bodies: Bodies,
 ) -> Result<EmailConnection, AppError> {
     let size = page_size(ctx, first)?;
     let filter =
         ListFilter { mailbox_id: account_id.map(|id| id.to_string()), text: search.filter(|s| !s.trim().is_empty()) };
     let page = ctx
         .db(move |conn, user_id| {
-            // Clients may ask for `textBody` and `sanitizedHtml` on every node.
-            emails::list_category(conn, user_id, &category_id, &filter, after.as_deref(), size, Bodies::Loaded)
+            emails::list_category(conn, user_id, &category_id, &filter, after.as_deref(), size, bodies)
         })
         .await
         .map_err(|e| super::errors::rename_field(e, "cursor", "after"))?;
     Ok(EmailConnection::new(page.emails, page.next_cursor, page.total))
+}
+
+/// Whether the query asks for an email's `textBody` or `sanitizedHtml` anywhere below `selection`
+/// (fragments included): only then are the bodies read, which can be megabytes for a page.
+pub fn bodies_asked<S: juniper::ScalarValue>(selection: &juniper::LookAheadSelection<'_, S>) -> Bodies {
+    fn asks<S: juniper::ScalarValue>(selection: &juniper::LookAheadSelection<'_, S>) -> bool {
+        selection
+            .children()
+            .iter()
+            .any(|child| matches!(child.field_original_name(), "textBody" | "sanitizedHtml") || asks(child))
+    }
+    if asks(selection) { Bodies::Loaded } else { Bodies::Left }
 }
 
 pub async fn needing_review(ctx: &Context, first: i32, after: Option<String>) -> Result<EmailConnection, AppError> {

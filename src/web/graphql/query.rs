@@ -3,7 +3,7 @@
 //! `categoryEmails`, `pollingStatus`, `email`). Lookups by id answer null with NOT_FOUND for ids that
 //! do not exist or are not the caller's; lists answer only the caller's.
 
-use juniper::{ID, graphql_object};
+use juniper::{Executor, ID, graphql_object};
 
 use super::ai_usage::{self, AiUsageDay};
 use super::api_tokens::{self, ApiTokenNode};
@@ -17,7 +17,8 @@ use crate::error::AppError;
 
 pub struct Query;
 
-#[graphql_object(context = Context)]
+// The default scalars: the `categoryEmails` resolver looks ahead through a typed executor.
+#[graphql_object(context = Context, scalar = juniper::DefaultScalarValue)]
 impl Query {
     /// The person the request acts for.
     fn me() -> Me {
@@ -48,13 +49,15 @@ impl Query {
     /// optionally one account's only and matching `search` (subject, sender or summary).
     async fn category_emails(
         ctx: &Context,
+        executor: &Executor<'_, '_, Context>,
         category_id: ID,
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
         account_id: Option<ID>,
         search: Option<String>,
     ) -> Result<EmailConnection, AppError> {
-        emails::in_category(ctx, category_id, first, after, account_id, search).await
+        let bodies = emails::bodies_asked(&executor.look_ahead());
+        emails::in_category(ctx, category_id, first, after, account_id, search, bodies).await
     }
 
     /// What an account is doing: syncing, idle, rate-limited…, and the mail still on its way.

@@ -128,6 +128,12 @@ pub struct Badge {
 }
 
 /// The badges of a row: what unsubscribing from its sender did, and whether it is still in the inbox.
+/// `YYYY-MM-DD HH:MM`, written directly: chrono's `format` reads its pattern again for every row.
+fn list_date(at: chrono::NaiveDateTime) -> String {
+    use chrono::{Datelike as _, Timelike as _};
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", at.year(), at.month(), at.day(), at.hour(), at.minute())
+}
+
 fn badges(email: &Email, statuses: &HashMap<String, String>) -> Vec<Badge> {
     let key = subscription_key(email.list_id.as_deref(), email.from_address.as_deref());
     let mut badges: Vec<Badge> = key
@@ -156,7 +162,7 @@ pub async fn show(
 ) -> Result<CategoryPage, AppError> {
     let (user_id, category_id, filter) = (user.0.user.id.clone(), path.into_inner(), query.filter());
     let after = query.after.clone();
-    let (page, all_categories, mailboxes, statuses) = state
+    let (page, all_categories, statuses) = state
         .db(move |conn| {
             let page = emails::list_category(
                 conn,
@@ -172,15 +178,11 @@ pub async fn show(
                 .into_iter()
                 .map(|s| (s.subscription_key, s.status))
                 .collect();
-            Ok((
-                page,
-                crate::db::categories::list_for_user(conn, &user_id)?,
-                crate::db::mailboxes::list_for_user(conn, &user_id)?,
-                statuses,
-            ))
+            Ok((page, crate::db::categories::list_for_user(conn, &user_id)?, statuses))
         })
         .await?;
     let base = format!("/categories/{}?q={}&account={}", page.category.id, encode(&query.q), encode(&query.account));
+    let accounts: HashMap<&str, &str> = page.mailboxes.iter().map(|m| (m.id.as_str(), m.address.as_str())).collect();
     let rows = page
         .emails
         .iter()
@@ -189,8 +191,8 @@ pub async fn show(
             from: emails::sender(e),
             subject: emails::subject(e),
             summary: e.summary.clone().unwrap_or_default(),
-            date: e.listed_at.format("%Y-%m-%d %H:%M").to_string(),
-            account: page.accounts.get(&e.mailbox_id).cloned().unwrap_or_default(),
+            date: list_date(e.listed_at),
+            account: accounts.get(e.mailbox_id.as_str()).map(|a| (*a).to_owned()).unwrap_or_default(),
             source: describe_source(e.sort_source.as_deref()),
             confidence: e.confidence.map(|c| format!("{:.0}%", c * 100.0)).unwrap_or_default(),
             badges: badges(e, &statuses),
@@ -200,7 +202,8 @@ pub async fn show(
         layout: Layout::signed_in(&user.0, user.is_admin(&state)),
         rows,
         total: page.total,
-        accounts: mailboxes
+        accounts: page
+            .mailboxes
             .into_iter()
             .map(|m| Choice { is_selected: m.id == query.account, id: m.id, name: m.address })
             .collect(),
