@@ -1,7 +1,7 @@
 //! Chaos: nothing is lost or doubled when the process is killed with SIGKILL at random points, when
-//! Gmail answers 429 and 5xx at random, when PostgreSQL drops every connection during an import, and
-//! when the SQLite file cannot grow. Random choices come from a printed seed (`EMAILGATOR_CHAOS_SEED`
-//! replays one), and `CHAOS_LOG=info` shows the app's log.
+//! Gmail answers 429 and 5xx at random, when PostgreSQL drops every connection during an import (every
+//! 0.3–1.5 s, or every 50–300 ms), and when the SQLite file cannot grow. Random choices come from a
+//! printed seed (`EMAILGATOR_CHAOS_SEED` replays one), and `CHAOS_LOG=info` shows the app's log.
 
 mod database_faults;
 mod gmail_faults;
