@@ -274,11 +274,14 @@ fn write_discard(conn: &mut DbConn, id: &str, owner: &str, now: NaiveDateTime, e
         .execute(conn)
 }
 
-/// Extends the lease of every job `owner` is running.
-pub fn renew_leases(conn: &mut DbConn, owner: &str, until: NaiveDateTime) -> QueryResult<usize> {
+/// Extends the leases of the jobs `ids` that `owner` is still running.
+pub fn renew_leases(conn: &mut DbConn, owner: &str, ids: &[String], until: NaiveDateTime) -> QueryResult<usize> {
     one_writer(conn, |conn| {
         diesel::update(
-            jobs::table.filter(jobs::lease_owner.eq(owner)).filter(jobs::state.eq(JobState::Running.as_str())),
+            jobs::table
+                .filter(jobs::id.eq_any(ids))
+                .filter(jobs::lease_owner.eq(owner))
+                .filter(jobs::state.eq(JobState::Running.as_str())),
         )
         .set(jobs::lease_expires_at.eq(until))
         .execute(conn)

@@ -3,7 +3,8 @@
 //! renewed; jobs whose worker died are rescued; on shutdown claiming stops, running jobs get a grace
 //! period, and the rest are released.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -31,6 +32,36 @@ struct Inner {
     /// Written into `lease_owner`; unique per process so outcomes are only written by the holder.
     owner: String,
     has_concurrent_writers: bool,
+    held: HeldJobs,
+}
+
+/// The jobs this process has claimed and whose outcome it has not written yet: the only leases it
+/// renews. A job whose outcome could not be written (the database was away) is let go, so that its
+/// lease runs out and the rescuer hands it out again; renewing every lease this process holds would
+/// keep such a job `running` for as long as the process lives.
+#[derive(Default)]
+struct HeldJobs(Mutex<HashSet<String>>);
+
+impl HeldJobs {
+    fn hold(&self, jobs: &[ClaimedJob]) {
+        self.ids_mut().extend(jobs.iter().map(|job| job.id.clone()));
+    }
+
+    fn let_go<'a>(&self, ids: impl IntoIterator<Item = &'a String>) {
+        let mut held = self.ids_mut();
+        for id in ids {
+            held.remove(id);
+        }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.ids_mut().iter().cloned().collect()
+    }
+
+    /// A panic cannot leave the set half-changed, so a poisoned lock is still good to use.
+    fn ids_mut(&self) -> MutexGuard<'_, HashSet<String>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// How one run ended, as recorded.
@@ -61,7 +92,8 @@ impl Runner {
     pub fn new(ctx: Arc<JobContext>, registry: JobRegistry, config: JobsConfig, owner: String) -> Self {
         let pool = ctx.pool.clone();
         let has_concurrent_writers = pool.get().map(|conn| conn.backend().has_concurrent_writers()).unwrap_or(false);
-        Self { inner: Arc::new(Inner { pool, registry, ctx, config, owner, has_concurrent_writers }) }
+        let held = HeldJobs::default();
+        Self { inner: Arc::new(Inner { pool, registry, ctx, config, owner, has_concurrent_writers, held }) }
     }
 
     pub fn owner(&self) -> &str {
@@ -163,7 +195,10 @@ async fn claim(inner: &Arc<Inner>, queue: &str, limit: usize) -> Result<Vec<Clai
     let owner = inner.owner.clone();
     let queue = queue.to_owned();
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    blocking(&inner.pool, move |conn| db::jobs::claim(conn, &queue, &owner, limit, now, lease_until)).await
+    let claimed =
+        blocking(&inner.pool, move |conn| db::jobs::claim(conn, &queue, &owner, limit, now, lease_until)).await?;
+    inner.held.hold(&claimed);
+    Ok(claimed)
 }
 
 /// Runs one queue: up to `concurrency` jobs at once, claimed by `claimers` loops that share the slots.
@@ -241,7 +276,10 @@ async fn run_holding(
 ) {
     let (_, write) = run_job(&inner, &job).await;
     drop(permit);
-    if recorder.send(Record::Outcome(job.id, write)).is_err() {
+    if let Err(unsent) = recorder.send(Record::Outcome(job.id, write)) {
+        if let Record::Outcome(id, _) = unsent.0 {
+            inner.held.let_go([&id]);
+        }
         tracing::error!("the outcome recorder stopped; the rescuer will return this job");
     }
 }
@@ -293,6 +331,7 @@ async fn execute(inner: Arc<Inner>, job: ClaimedJob) -> Outcome {
         move |conn| write.apply(conn, &id, &owner, now)
     })
     .await;
+    inner.held.let_go([&job.id]);
     match recorded {
         Ok(0) => {
             tracing::info!(job.id, job.kind, "job was cancelled or rescued while running; result not recorded");
@@ -337,8 +376,11 @@ async fn record_outcomes(inner: Arc<Inner>, mut records: mpsc::UnboundedReceiver
         }
         if !outcomes.is_empty() {
             let (owner, now, count) = (inner.owner.clone(), inner.ctx.clock.now(), outcomes.len());
+            let ids: Vec<String> = outcomes.iter().map(|(id, _)| id.clone()).collect();
             let written =
                 blocking(&inner.pool, move |conn| db::jobs::apply_outcomes(conn, &owner, now, &outcomes)).await;
+            // Written or not, these jobs no longer run here; unwritten ones must be let go to expire.
+            inner.held.let_go(&ids);
             match written {
                 Ok(changed) if changed < count => {
                     tracing::info!(superseded = count - changed, "jobs were cancelled or rescued while running")
@@ -397,9 +439,14 @@ async fn keep_leases(inner: Arc<Inner>, shutdown: CancellationToken) {
         if shutdown.is_cancelled() {
             return;
         }
+        let held = inner.held.ids();
+        if held.is_empty() {
+            continue;
+        }
         let until = inner.ctx.clock.now() + chrono_duration(inner.config.lease);
         let owner = inner.owner.clone();
-        if let Err(error) = blocking(&inner.pool, move |conn| db::jobs::renew_leases(conn, &owner, until)).await {
+        if let Err(error) = blocking(&inner.pool, move |conn| db::jobs::renew_leases(conn, &owner, &held, until)).await
+        {
             tracing::error!(%error, "could not renew job leases");
         }
     }

@@ -1,15 +1,17 @@
 //! A worker process killed with SIGKILL in the middle of a job: after its lease expires the job is
-//! rescued, runs again and completes.
+//! rescued, runs again and completes. Likewise a job whose outcome a live process could not write
+//! (the database was away): the process stops renewing its lease.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use emailgator::clock::SystemClock;
-use emailgator::jobs::{JobContext, Runner};
+use emailgator::db;
+use emailgator::jobs::{EnqueueOptions, JobContext, Runner};
 
 use crate::support::app::test_config;
-use crate::support::test_jobs::{self, BlocksFirstRun};
+use crate::support::test_jobs::{self, BlocksFirstRun, RecordRun};
 use crate::support::{TestApp, TestDb, wait_until};
 
 const CHILD_DATABASE: &str = "EMAILGATOR_CRASH_CHILD_DATABASE_URL";
@@ -44,6 +46,37 @@ async fn a_job_whose_worker_was_killed_runs_again_and_completes() {
     assert_eq!(job.state, "completed");
     assert_eq!(job.attempt, 2);
     assert_eq!(app.runs("crash-finished"), 1);
+}
+
+/// The runner writes a job's outcome once; when that fails (PostgreSQL restarting), the row still says
+/// `running` under the name of a process that has let the job go. Its lease must run out so that the
+/// rescuer hands the job out again, instead of being renewed for as long as the process lives.
+#[tokio::test]
+async fn a_job_whose_outcome_could_not_be_written_is_rescued_while_its_process_lives() {
+    let app = TestApp::spawn_with(&[
+        ("EMAILGATOR__JOBS__ENABLED", "true"),
+        ("EMAILGATOR__JOBS__LEASE_SECS", "1"),
+        ("EMAILGATOR__JOBS__RESCUE_INTERVAL_SECS", "1"),
+    ])
+    .await;
+    // Due only in an hour, so the app's runner leaves it; claimed here in the runner's name as if
+    // from an hour ahead, with a lease of a second: a job the runner no longer knows it holds.
+    let later = app.now() + chrono::Duration::hours(1);
+    let options = EnqueueOptions { run_at: Some(later), ..Default::default() };
+    let id = app.enqueue_with(&RecordRun { key: "outcome-lost".into() }, options).expect("enqueued");
+    let lease_until = app.now() + chrono::Duration::seconds(1);
+    let claimed =
+        db::jobs::claim(&mut app.conn(), "default", app.runner.owner(), 1, later, lease_until).expect("claim");
+    assert_eq!(claimed.len(), 1);
+
+    wait_until(30, "the lease runs out, the rescuer returns the job and it runs", || async {
+        app.job(&id).state == "completed"
+    })
+    .await;
+    let job = app.job(&id);
+    assert_eq!(job.attempt, 2);
+    assert_eq!(job.last_error.as_deref(), Some("lease expired: the worker running this job stopped"));
+    assert_eq!(app.runs("outcome-lost"), 1);
 }
 
 /// The child process of the crash test: runs the queue with a one-second lease until it is killed.

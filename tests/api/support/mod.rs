@@ -1,5 +1,5 @@
 //! Test support: fresh databases, `TestApp` (the real application on a free port), test job kinds,
-//! real chromium for the browser tests.
+//! real chromium for the browser tests, a PostgreSQL server of a test's own.
 
 pub mod app;
 pub mod browser;
@@ -8,6 +8,7 @@ pub mod fake_google;
 pub mod fake_sentry;
 pub mod fixture_pages;
 pub mod mail_data;
+pub mod private_postgres;
 pub mod query_count;
 pub mod test_jobs;
 
