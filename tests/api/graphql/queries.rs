@@ -110,6 +110,29 @@ async fn category_emails_walk_every_email_once_newest_first_and_filters_narrow_t
     assert_eq!(broken.body["errors"][0]["extensions"]["fields"][0]["field"], "after");
 }
 
+/// `categoryEmails` reads the bodies only when the query asks for them; asked for, directly or
+/// through a fragment, they are there.
+#[tokio::test]
+async fn category_emails_answer_bodies_when_asked_for_directly_or_through_a_fragment() {
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let category = category_named(&app, &user_id, "Receipts & orders");
+    seed(&app, &mailbox_id, &category.id, 3, "Invoice");
+    let api = Api::session(&app).await;
+    let direct = "query($c: ID!) { categoryEmails(categoryId: $c, first: 1, search: \"Invoice 2\") { edges { node { subject textBody sanitizedHtml } } } }";
+    let fragment = "fragment Body on Email { textBody sanitizedHtml } \
+        query($c: ID!) { categoryEmails(categoryId: $c, first: 1, search: \"Invoice 2\") { edges { node { subject ...Body } } } }";
+    for query in [direct, fragment] {
+        let data = api.data(query, json!({ "c": category.id })).await;
+        let node = &data["categoryEmails"]["edges"][0]["node"];
+        let subject = node["subject"].as_str().expect("subject");
+        assert_eq!(node["textBody"].as_str(), Some(format!("Body of {subject}.").as_str()), "{query}");
+        assert_eq!(node["sanitizedHtml"].as_str(), Some(format!("<p>Body of {subject}.</p>").as_str()), "{query}");
+    }
+    let without = "query($c: ID!) { categoryEmails(categoryId: $c, first: 1) { edges { node { subject summary } } } }";
+    let data = api.data(without, json!({ "c": category.id })).await;
+    assert!(data["categoryEmails"]["edges"][0]["node"]["summary"].is_string());
+}
+
 #[tokio::test]
 async fn an_email_answers_its_content_account_category_and_where_its_category_came_from() {
     let (app, user_id, mailbox_id) = app_with_demo().await;
