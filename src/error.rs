@@ -23,6 +23,10 @@ pub enum AppError {
     Conflict(String),
     #[error("upstream service failed: {0}")]
     Upstream(String),
+    /// The database cannot be reached now (restarting, connections dropped, pool exhausted); the
+    /// app reconnects by itself, so trying again later works.
+    #[error("database unavailable: {0:#}")]
+    Unavailable(#[source] anyhow::Error),
     #[error("internal error: {0:#}")]
     Internal(#[source] anyhow::Error),
 }
@@ -39,8 +43,12 @@ impl AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand};
         match error {
             diesel::result::Error::NotFound => AppError::NotFound,
+            diesel::result::Error::DatabaseError(ClosedConnection | UnableToSendCommand, _) => {
+                AppError::Unavailable(error.into())
+            }
             other => AppError::Internal(other.into()),
         }
     }
@@ -52,8 +60,9 @@ impl From<crate::db::ConnectError> for AppError {
     }
 }
 
+/// No connection within the pool's timeout: the database is away or every connection is busy.
 impl From<diesel::r2d2::PoolError> for AppError {
     fn from(error: diesel::r2d2::PoolError) -> Self {
-        AppError::Internal(error.into())
+        AppError::Unavailable(error.into())
     }
 }

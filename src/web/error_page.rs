@@ -28,6 +28,7 @@ impl ResponseError for AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -48,6 +49,13 @@ impl ResponseError for AppError {
             AppError::Conflict(reason) => ("That did not work", reason.clone()),
             AppError::Upstream(_) => {
                 ("A service we depend on failed", "Nothing was lost. Please try again in a moment.".to_owned())
+            }
+            AppError::Unavailable(error) => {
+                tracing::warn!(error = format!("{error:#}"), "database unavailable");
+                (
+                    "The database is not answering",
+                    "Nothing was lost. EmailGator reconnects by itself; please try again in a moment.".to_owned(),
+                )
             }
             AppError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
@@ -70,5 +78,34 @@ impl ResponseError for AppError {
         };
         let body = page.render().unwrap_or_else(|_| title.to_owned());
         HttpResponse::build(self.status_code()).content_type(ContentType::html()).body(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+    use actix_web::body::MessageBody;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+
+    fn page(error: Error) -> (u16, String) {
+        let response = AppError::from(error).error_response();
+        let status = response.status().as_u16();
+        let body = response.into_body().try_into_bytes().map(|b| String::from_utf8_lossy(&b).into_owned());
+        (status, body.unwrap_or_default())
+    }
+
+    #[test]
+    fn a_lost_database_connection_is_a_503_that_says_so() {
+        let closed = Error::DatabaseError(DatabaseErrorKind::ClosedConnection, Box::new("server closed".to_owned()));
+        let (status, body) = page(closed);
+        assert_eq!(status, 503);
+        assert!(body.contains("The database is not answering") && !body.contains("server closed"), "{body}");
+
+        let other = Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new("syntax error at SELECT".to_owned()));
+        let (status, body) = page(other);
+        assert_eq!(status, 500);
+        assert!(body.contains("Something went wrong") && !body.contains("syntax"), "{body}");
     }
 }

@@ -19,6 +19,7 @@ pub mod code {
     pub const INVALID_INPUT: &str = "INVALID_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
     pub const UPSTREAM: &str = "UPSTREAM";
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
     /// The body is not a GraphQL request, or names no runnable operation.
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
@@ -58,6 +59,10 @@ impl<S: ScalarValue> IntoFieldError<S> for AppError {
             AppError::Upstream(detail) => {
                 tracing::warn!(detail, "upstream failure answered to an API client");
                 ("a service EmailGator depends on failed; nothing was lost, try again".to_owned(), code::UPSTREAM)
+            }
+            AppError::Unavailable(error) => {
+                tracing::warn!(error = format!("{error:#}"), "database unavailable for the GraphQL API");
+                ("the database is not answering; nothing was lost, try again in a moment".to_owned(), code::UNAVAILABLE)
             }
             AppError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error in the GraphQL API");

@@ -159,7 +159,11 @@ async fn ask_again_and_again(
                 let status = response.status().as_u16();
                 let body = response.text().await.unwrap_or_default();
                 let is_explained = match page {
-                    Page::Category => body.contains("Something went wrong") && body.contains("Nothing was lost"),
+                    // A 503 while no connection can be had; a query cut off mid-way may still end as a 500.
+                    Page::Category => {
+                        (body.contains("The database is not answering") || body.contains("Something went wrong"))
+                            && body.contains("Nothing was lost")
+                    }
                     Page::Health => body.contains("\"database\":\"unavailable\""),
                 };
                 (Ok(status), is_explained)
