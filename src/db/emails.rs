@@ -371,6 +371,19 @@ pub fn record_user_decision(
         .execute(conn)
 }
 
+/// The rows after a list position, newest first (keyset paging). The first condition alone starts
+/// the index range at the cursor; without it PostgreSQL reads every row before the cursor and
+/// filters them out. A macro: the review list and the category list query different table sources.
+macro_rules! after_position {
+    ($after:expr) => {
+        emails::listed_at.le($after.listed_at).and(
+            emails::listed_at
+                .lt($after.listed_at)
+                .or(emails::listed_at.eq($after.listed_at).and(emails::id.lt($after.id.clone()))),
+        )
+    };
+}
+
 /// One page of a user's emails waiting for review, newest first by list date, after `after` (keyset
 /// paging, the same order and cursor as a category's list).
 pub fn list_needing_review_after(
@@ -387,15 +400,7 @@ pub fn list_needing_review_after(
         .filter(emails::trashed_at.is_null())
         .into_boxed();
     if let Some(after) = after {
-        query = query.filter(
-            // The first condition alone starts the index range at the cursor; without it
-            // PostgreSQL reads every row before the cursor and filters them out.
-            emails::listed_at.le(after.listed_at).and(
-                emails::listed_at
-                    .lt(after.listed_at)
-                    .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
-            ),
-        );
+        query = query.filter(after_position!(after));
     }
     // The page is chosen from the `emails_review` index alone, then only its rows are read: with
     // several accounts the order needs a sort, and sorting whole rows (bodies included) is slow.
@@ -611,15 +616,7 @@ fn page_in_category<'a>(
 ) -> emails::BoxedQuery<'a, Backend> {
     let mut query = in_category(backend, category_id, filter);
     if let Some(after) = after {
-        query = query.filter(
-            // The first condition alone starts the index range at the cursor; without it
-            // PostgreSQL reads every row before the cursor and filters them out.
-            emails::listed_at.le(after.listed_at).and(
-                emails::listed_at
-                    .lt(after.listed_at)
-                    .or(emails::listed_at.eq(after.listed_at).and(emails::id.lt(after.id.clone()))),
-            ),
-        );
+        query = query.filter(after_position!(after));
     }
     query.order((emails::listed_at.desc(), emails::id.desc())).limit(limit)
 }
