@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConn;
-use super::schema::sessions;
+use super::schema::{sessions, users};
+use super::users::User;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
@@ -23,6 +24,16 @@ pub fn insert(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
 
 pub fn find(conn: &mut DbConn, id_hash: &str) -> QueryResult<Option<Session>> {
     sessions::table.find(id_hash).select(Session::as_select()).first(conn).optional()
+}
+
+/// The session and its user in one query: every signed-in request starts with it.
+pub fn find_with_user(conn: &mut DbConn, id_hash: &str) -> QueryResult<Option<(Session, User)>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id_hash.eq(id_hash))
+        .select((Session::as_select(), User::as_select()))
+        .first(conn)
+        .optional()
 }
 
 pub fn touch(conn: &mut DbConn, id_hash: &str, now: NaiveDateTime) -> QueryResult<()> {

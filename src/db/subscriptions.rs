@@ -50,6 +50,15 @@ pub fn list_for_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Subscr
         .load(conn)
 }
 
+/// The status of each of the user's subscriptions among `keys` (the senders on one page).
+pub fn statuses(conn: &mut DbConn, user_id: &str, keys: &[String]) -> QueryResult<Vec<(String, String)>> {
+    subscriptions::table
+        .filter(subscriptions::user_id.eq(user_id))
+        .filter(subscriptions::subscription_key.eq_any(keys))
+        .select((subscriptions::subscription_key, subscriptions::status))
+        .load(conn)
+}
+
 /// Records a new attempt as the subscription's current one.
 pub fn set_attempt(
     conn: &mut DbConn,

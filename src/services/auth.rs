@@ -190,16 +190,15 @@ pub fn load_session(
     now: NaiveDateTime,
 ) -> Result<Option<SignedIn>, AppError> {
     let id_hash = hash_token(cookie_value);
-    let Some(session) = db::sessions::find(conn, &id_hash)? else {
+    // One query for both: a session without its user (never kept: deleting a user deletes its
+    // sessions) would find nothing, as before.
+    let Some((session, user)) = db::sessions::find_with_user(conn, &id_hash)? else {
         return Ok(None);
     };
     if session.expires_at <= now || session.last_seen_at + duration(policy.idle) <= now {
         db::sessions::delete(conn, &id_hash)?;
         return Ok(None);
     }
-    let Some(user) = db::users::find(conn, &session.user_id)? else {
-        return Ok(None);
-    };
     if now - session.last_seen_at >= TOUCH_EVERY {
         db::sessions::touch(conn, &id_hash, now)?;
     }

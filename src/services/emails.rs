@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as CURSOR;
 use chrono::NaiveDateTime;
 
 use crate::db::categories::Category;
-use crate::db::emails::{Bodies, Email, ListFilter, ListPosition};
+use crate::db::emails::{Bodies, Email, ListFilter, ListPosition, ListedEmail};
 use crate::db::mailboxes::Mailbox;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
@@ -17,17 +17,34 @@ pub const MAX_PAGE_SIZE: i64 = 200;
 /// A bulk action touches at most this many emails per transaction.
 pub const ACTION_CHUNK: usize = 500;
 
-/// One page of a category's emails.
+/// One page of a category's emails: full `Email`s for API clients, `ListedEmail` rows for the page.
 #[derive(Debug, Clone)]
-pub struct EmailPage {
+pub struct EmailPage<E = Email> {
     pub category: Category,
-    pub emails: Vec<Email>,
+    pub emails: Vec<E>,
     /// The user's mailboxes (the accounts an email can come from).
     pub mailboxes: Vec<Mailbox>,
     /// The cursor of the next page, when there is one.
     pub next_cursor: Option<String>,
     /// How many emails match the filter in the whole category.
     pub total: i64,
+}
+
+/// Where an item of a newest-first list stands (for the next page's cursor).
+pub trait Positioned {
+    fn position(&self) -> ListPosition;
+}
+
+impl Positioned for Email {
+    fn position(&self) -> ListPosition {
+        position_of(self)
+    }
+}
+
+impl Positioned for ListedEmail {
+    fn position(&self) -> ListPosition {
+        ListPosition { listed_at: self.listed_at, id: self.id.clone() }
+    }
 }
 
 /// The emails of the user's category `category_id` matching `filter`, newest first, after `cursor`;
@@ -41,6 +58,49 @@ pub fn list_category(
     page_size: i64,
     bodies: Bodies,
 ) -> Result<EmailPage, AppError> {
+    list_category_with(
+        conn,
+        Listing { user_id, category_id, filter, cursor, page_size },
+        |conn, size| db::emails::list_first_in_category_counted(conn, category_id, filter, size, bodies),
+        |conn, after, size| db::emails::list_in_category(conn, category_id, filter, after, size, bodies),
+    )
+}
+
+/// The same page as `list_category`, with only what a row of the category page shows.
+pub fn list_category_rows(
+    conn: &mut DbConn,
+    user_id: &str,
+    category_id: &str,
+    filter: &ListFilter,
+    cursor: Option<&str>,
+    page_size: i64,
+) -> Result<EmailPage<ListedEmail>, AppError> {
+    list_category_with(
+        conn,
+        Listing { user_id, category_id, filter, cursor, page_size },
+        |conn, size| db::emails::list_first_listed_in_category_counted(conn, category_id, filter, size),
+        |conn, after, size| db::emails::list_listed_in_category(conn, category_id, filter, after, size),
+    )
+}
+
+/// Which page of which category a list asks for.
+struct Listing<'a> {
+    user_id: &'a str,
+    category_id: &'a str,
+    filter: &'a ListFilter,
+    cursor: Option<&'a str>,
+    page_size: i64,
+}
+
+/// Checks ownership and the account filter, then reads one page with `first_counted` (a search's
+/// first page and its total in one query) or `page` and the kept count.
+fn list_category_with<E: Positioned>(
+    conn: &mut DbConn,
+    listing: Listing<'_>,
+    first_counted: impl FnOnce(&mut DbConn, i64) -> db::QueryResult<(Vec<E>, i64)>,
+    page: impl FnOnce(&mut DbConn, Option<&ListPosition>, i64) -> db::QueryResult<Vec<E>>,
+) -> Result<EmailPage<E>, AppError> {
+    let Listing { user_id, category_id, filter, cursor, page_size } = listing;
     let category = categories::find_owned(conn, user_id, category_id)?;
     let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
     let mailboxes = db::mailboxes::list_for_user(conn, user_id)?;
@@ -51,9 +111,9 @@ pub fn list_category(
     }
     let size = page_size.clamp(1, MAX_PAGE_SIZE);
     let (emails, total) = if filter.text().is_some() && after.is_none() {
-        db::emails::list_first_in_category_counted(conn, category_id, filter, size + 1, bodies)?
+        first_counted(conn, size + 1)?
     } else {
-        let emails = db::emails::list_in_category(conn, category_id, filter, after.as_ref(), size + 1, bodies)?;
+        let emails = page(conn, after.as_ref(), size + 1)?;
         (emails, count_in_category(conn, category_id, filter)?)
     };
     let (emails, next_cursor) = split_page(emails, size);
@@ -101,13 +161,13 @@ pub fn list_needing_review(
 
 /// Cuts a list fetched with one row too many to the page size, with the next page's cursor when
 /// that extra row was there.
-fn split_page(mut emails: Vec<Email>, size: i64) -> (Vec<Email>, Option<String>) {
+fn split_page<E: Positioned>(mut emails: Vec<E>, size: i64) -> (Vec<E>, Option<String>) {
     let size = usize::try_from(size).unwrap_or(usize::MAX);
     if emails.len() <= size {
         return (emails, None);
     }
     emails.truncate(size);
-    let next = emails.last().map(position_of).map(|p| encode_cursor(&p));
+    let next = emails.last().map(|e| encode_cursor(&e.position()));
     (emails, next)
 }
 
@@ -170,17 +230,13 @@ pub fn ensure_all_owned(conn: &mut DbConn, user_id: &str, ids: &[String]) -> Res
 }
 
 /// The name an email shows for its sender.
-pub fn sender(email: &Email) -> String {
-    email
-        .from_name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| email.from_address.clone())
-        .unwrap_or_else(|| "(unknown sender)".into())
+/// The sender's name, else their address.
+pub fn sender(from_name: Option<&str>, from_address: Option<&str>) -> String {
+    from_name.filter(|n| !n.trim().is_empty()).or(from_address).unwrap_or("(unknown sender)").to_owned()
 }
 
-pub fn subject(email: &Email) -> String {
-    if email.subject.trim().is_empty() { "(no subject)".into() } else { email.subject.clone() }
+pub fn subject(subject: &str) -> String {
+    if subject.trim().is_empty() { "(no subject)".into() } else { subject.to_owned() }
 }
 
 pub fn encode_cursor(position: &ListPosition) -> String {

@@ -194,3 +194,68 @@ async fn the_admin_overviews_kept_state_counts_equal_real_counts_and_fold() {
     db::mailbox_counts::fold(&mut app.conn()).expect("fold");
     assert_eq!(db::mailbox_counts::change_rows(&mut app.conn()).expect("rows"), 0);
 }
+
+/// The category page reads narrow rows (`ListedEmail`) instead of whole emails: page after page,
+/// with every filter, they must be the same emails in the same order, with the same cursors,
+/// totals and shown fields as the full page API clients get.
+#[tokio::test]
+async fn the_category_pages_narrow_rows_are_the_same_emails_as_the_full_page() {
+    use diesel::prelude::*;
+    use emailgator::db::emails::{Bodies, Email, ListedEmail};
+    use emailgator::db::schema::emails;
+    use emailgator::services::emails::{list_category, list_category_rows};
+
+    let (app, user_id, mailbox_id) = app_with_demo().await;
+    let category = db::categories::list_for_user(&mut app.conn(), &user_id).expect("categories").remove(0).id;
+    let seeded = seed(&app, &mailbox_id, &category, 130, "Invoice");
+    let other = second_mailbox(&app, &mailbox_id);
+    seed(&app, &other, &category, 40, "Receipt");
+    // One still in the inbox, to see `is_archived` both ways.
+    diesel::update(emails::table.find(&seeded[3]))
+        .set(emails::archived_at.eq(None::<chrono::NaiveDateTime>))
+        .execute(&mut app.conn())
+        .expect("unarchive");
+    // What a row shows, read from the full email and from the narrow row.
+    let shown = |e: &Email| {
+        let what = (&e.from_name, &e.from_address, &e.subject, &e.list_id, &e.sort_source, e.confidence, &e.summary);
+        (
+            e.id.clone(),
+            e.mailbox_id.clone(),
+            format!("{what:?}"),
+            e.archived_at.is_some(),
+            e.is_after_unsubscribe,
+            e.listed_at,
+        )
+    };
+    let listed = |e: &ListedEmail| {
+        let what = (&e.from_name, &e.from_address, &e.subject, &e.list_id, &e.sort_source, e.confidence, &e.summary);
+        (e.id.clone(), e.mailbox_id.clone(), format!("{what:?}"), e.is_archived, e.is_after_unsubscribe, e.listed_at)
+    };
+    let conn: &mut DbConn = &mut app.conn();
+    for (mailbox, text) in
+        [(None, None), (Some(other.clone()), None), (None, Some("invoice 1")), (Some(mailbox_id.clone()), Some("2"))]
+    {
+        let filter = ListFilter { mailbox_id: mailbox, text: text.map(str::to_owned) };
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let full = list_category(conn, &user_id, &category, &filter, cursor.as_deref(), 25, Bodies::Left)
+                .expect("full page");
+            let rows = list_category_rows(conn, &user_id, &category, &filter, cursor.as_deref(), 25).expect("rows");
+            assert_eq!(
+                full.emails.iter().map(shown).collect::<Vec<_>>(),
+                rows.emails.iter().map(listed).collect::<Vec<_>>(),
+                "page {pages} for {filter:?}"
+            );
+            assert_eq!((full.next_cursor.clone(), full.total), (rows.next_cursor, rows.total), "{filter:?}");
+            pages += 1;
+            cursor = full.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert!(pages > 1 || text.is_some(), "paged through {filter:?}");
+    }
+    let page = list_category_rows(conn, &user_id, &category, &ListFilter::default(), None, 25).expect("rows").emails;
+    assert!(page.iter().any(|e| !e.is_archived) && page.iter().any(|e| e.is_archived), "both kinds on the first page");
+}

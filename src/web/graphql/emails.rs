@@ -49,7 +49,7 @@ impl EmailNode {
 
     /// The sender's name, else their address.
     fn from(&self) -> String {
-        emails::sender(&self.0)
+        emails::sender(self.0.from_name.as_deref(), self.0.from_address.as_deref())
     }
 
     #[graphql(name = "fromAddress")]
@@ -58,7 +58,7 @@ impl EmailNode {
     }
 
     fn subject(&self) -> String {
-        emails::subject(&self.0)
+        emails::subject(&self.0.subject)
     }
 
     /// The AI's (or the local sorter's) one- or two-sentence summary.

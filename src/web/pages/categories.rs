@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use std::collections::HashMap;
 
-use crate::db::emails::{Bodies, Email, ListFilter};
+use crate::db::emails::{ListFilter, ListedEmail};
 use crate::domain::unsubscribe::subscription_key;
 use crate::error::AppError;
 use crate::services::categories::{self, CategoryInput, EmailsGoTo};
@@ -134,9 +134,12 @@ fn list_date(at: chrono::NaiveDateTime) -> String {
     format!("{:04}-{:02}-{:02} {:02}:{:02}", at.year(), at.month(), at.day(), at.hour(), at.minute())
 }
 
-fn badges(email: &Email, statuses: &HashMap<String, String>) -> Vec<Badge> {
-    let key = subscription_key(email.list_id.as_deref(), email.from_address.as_deref());
-    let mut badges: Vec<Badge> = key
+fn row_subscription_key(email: &ListedEmail) -> Option<String> {
+    subscription_key(email.list_id.as_deref(), email.from_address.as_deref())
+}
+
+fn badges(email: &ListedEmail, statuses: &HashMap<String, String>) -> Vec<Badge> {
+    let mut badges: Vec<Badge> = row_subscription_key(email)
         .and_then(|k| statuses.get(&k))
         .filter(|s| s.as_str() != "subscribed")
         .map(|s| Badge {
@@ -148,7 +151,7 @@ fn badges(email: &Email, statuses: &HashMap<String, String>) -> Vec<Badge> {
     if email.is_after_unsubscribe {
         badges.push(Badge { text: "arrived after unsubscribe".into(), is_warning: true });
     }
-    if email.archived_at.is_none() {
+    if !email.is_archived {
         badges.push(Badge { text: "still in inbox".into(), is_warning: false });
     }
     badges
@@ -164,20 +167,14 @@ pub async fn show(
     let after = query.after.clone();
     let (page, all_categories, statuses) = state
         .db(move |conn| {
-            let page = emails::list_category(
-                conn,
-                &user_id,
-                &category_id,
-                &filter,
-                Some(&after),
-                DEFAULT_PAGE_SIZE,
-                Bodies::Left,
-            )?;
+            let page =
+                emails::list_category_rows(conn, &user_id, &category_id, &filter, Some(&after), DEFAULT_PAGE_SIZE)?;
             // One query for the page's unsubscribe badges, not one per email.
-            let statuses: HashMap<String, String> = crate::db::subscriptions::list_for_user(conn, &user_id)?
-                .into_iter()
-                .map(|s| (s.subscription_key, s.status))
-                .collect();
+            let mut keys: Vec<String> = page.emails.iter().filter_map(row_subscription_key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let statuses: HashMap<String, String> =
+                crate::db::subscriptions::statuses(conn, &user_id, &keys)?.into_iter().collect();
             Ok((page, crate::db::categories::list_for_user(conn, &user_id)?, statuses))
         })
         .await?;
@@ -185,17 +182,17 @@ pub async fn show(
     let accounts: HashMap<&str, &str> = page.mailboxes.iter().map(|m| (m.id.as_str(), m.address.as_str())).collect();
     let rows = page
         .emails
-        .iter()
+        .into_iter()
         .map(|e| EmailRow {
-            id: e.id.clone(),
-            from: emails::sender(e),
-            subject: emails::subject(e),
-            summary: e.summary.clone().unwrap_or_default(),
+            from: emails::sender(e.from_name.as_deref(), e.from_address.as_deref()),
+            subject: emails::subject(&e.subject),
             date: list_date(e.listed_at),
             account: accounts.get(e.mailbox_id.as_str()).map(|a| (*a).to_owned()).unwrap_or_default(),
             source: describe_source(e.sort_source.as_deref()),
             confidence: e.confidence.map(|c| format!("{:.0}%", c * 100.0)).unwrap_or_default(),
-            badges: badges(e, &statuses),
+            badges: badges(&e, &statuses),
+            summary: e.summary.unwrap_or_default(),
+            id: e.id,
         })
         .collect();
     Ok(CategoryPage {

@@ -109,10 +109,10 @@ pub async fn show(
     let back = category.as_ref().map_or_else(|| "/review".to_owned(), |c| format!("/categories/{}", c.id));
     Ok(EmailPage {
         layout: Layout::signed_in(&user.0, user.is_admin(&state)),
-        from: emails::sender(&email),
+        from: emails::sender(email.from_name.as_deref(), email.from_address.as_deref()),
         from_address: email.from_address.clone().unwrap_or_default(),
         to: email.to_addresses.clone(),
-        subject: emails::subject(&email),
+        subject: emails::subject(&email.subject),
         date: email.listed_at.format("%Y-%m-%d %H:%M UTC").to_string(),
         account: mailbox.address,
         summary: email.summary.clone().unwrap_or_default(),
