@@ -63,6 +63,10 @@ pub enum BenchCommand {
         /// seconds each (apt-get install wrk).
         #[arg(long)]
         load: Option<u64>,
+        /// Add about this many KiB to each email's HTML body (and half as much to its text): real
+        /// mail's size, which the list pages must not pay for.
+        #[arg(long, default_value_t = 0)]
+        body_kb: usize,
     },
     /// Start-to-healthy time and idle resident memory of `emailgator serve`.
     Serve {
@@ -100,8 +104,8 @@ pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
     match command {
         BenchCommand::Jobs { count, workers, database_url } => bench_jobs(config, count, workers, database_url).await,
         BenchCommand::Import { count, database_url } => bench_import(config, count, database_url).await,
-        BenchCommand::Pages { emails, requests, database_url, load } => {
-            pages::run(config, emails, requests, database_url, load).await
+        BenchCommand::Pages { emails, requests, database_url, load, body_kb } => {
+            pages::run(config, emails, requests, database_url, load, body_kb).await
         }
         BenchCommand::Sorting => crate::sorting::evaluation::run().await,
         BenchCommand::Serve { runs } => tokio::task::spawn_blocking(move || bench_serve(runs)).await?,

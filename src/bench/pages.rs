@@ -33,6 +33,7 @@ pub async fn run(
     requests: usize,
     database_url: Option<String>,
     load_seconds: Option<u64>,
+    body_kb: usize,
 ) -> anyhow::Result<()> {
     let temp = super::tempfile_dir()?;
     config.database.url = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", temp.display())).into();
@@ -49,10 +50,10 @@ pub async fn run(
     let pool = state.pool.clone();
     let seeded = tokio::task::spawn_blocking(move || -> anyhow::Result<Seeded> {
         let mut conn = pool.get()?;
-        seed(&mut conn, count, SystemClock.now())
+        seed(&mut conn, count, body_kb, SystemClock.now())
     })
     .await??;
-    println!("seeded {count} emails in {:.1} s", started.elapsed().as_secs_f64());
+    println!("seeded {count} emails (bodies of about {body_kb} KiB more) in {:.1} s", started.elapsed().as_secs_f64());
     if state.pool.get()?.backend() == db::Backend::Postgres {
         // What autovacuum does soon after a bulk load, done before measuring rather than during it:
         // statistics (without them PostgreSQL guesses plans) and the visibility map (index-only
@@ -128,7 +129,12 @@ pub async fn run(
 
 /// One user, two mailboxes, eight categories and `count` sorted emails spread over them, newest
 /// first, with a newsletter in every tenth and one in a hundred waiting for review.
-fn seed(conn: &mut DbConn, count: usize, now: NaiveDateTime) -> anyhow::Result<Seeded> {
+/// `body_kb`: filler added to each email's HTML and text bodies. Real mail carries kilobytes of
+/// them, and SQLite stores them in the email's row, before the columns a list reads.
+fn seed(conn: &mut DbConn, count: usize, body_kb: usize, now: NaiveDateTime) -> anyhow::Result<Seeded> {
+    let paragraph = "<p>This week in the shop: new arrivals, the best offers and what our readers liked.</p>";
+    let html_filler = paragraph.repeat(body_kb * 1024 / paragraph.len());
+    let text_filler = "This week in the shop: new arrivals and offers.\n".repeat(body_kb * 1024 / 2 / 48);
     let owner = EmailAddress::parse("owner@localhost").map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let user = auth::ensure_local_owner(conn, &owner, now)?;
     let mailboxes: Vec<Mailbox> = (0..2)
@@ -188,8 +194,10 @@ fn seed(conn: &mut DbConn, count: usize, now: NaiveDateTime) -> anyhow::Result<S
                     from_name: Some(format!("Sender {}", i % 500)),
                     from_address: Some(format!("sender{}@shop{}.example", i % 500, i % 50)),
                     summary: Some(format!("Your invoice {i} is ready; the total is {} euros.", i % 300)),
-                    text_body: Some(format!("Hello,\n\nyour invoice {i} is attached.\n\nThanks")),
-                    sanitized_html: Some(format!("<p>Hello,</p><p>your invoice <b>{i}</b> is attached.</p>")),
+                    text_body: Some(format!("Hello,\n\nyour invoice {i} is attached.\n\nThanks\n{text_filler}")),
+                    sanitized_html: Some(format!(
+                        "<p>Hello,</p><p>your invoice <b>{i}</b> is attached.</p>{html_filler}"
+                    )),
                     list_id: (i % 10 == 0).then(|| format!("list{}.shop.example", i % 40)),
                     list_unsubscribe_urls: if i % 10 == 0 {
                         r#"["https://shop.example/u"]"#.into()

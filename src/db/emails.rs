@@ -384,6 +384,47 @@ macro_rules! after_position {
     };
 }
 
+/// Every column of `Email`, in order, with NULL for the two bodies (lists that show no bodies).
+macro_rules! columns_without_bodies {
+    () => {{
+        let none = || diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL");
+        (
+            emails::id,
+            emails::mailbox_id,
+            emails::provider_message_id,
+            emails::thread_id,
+            emails::message_id_header,
+            emails::from_name,
+            emails::from_address,
+            emails::to_addresses,
+            emails::subject,
+            emails::sent_at,
+            emails::received_at,
+            emails::snippet,
+            none(),
+            none(),
+            emails::raw_size,
+            emails::list_id,
+            emails::list_unsubscribe_urls,
+            emails::is_one_click,
+            emails::auth_result,
+            emails::state,
+            emails::category_id,
+            emails::sort_source,
+            emails::confidence,
+            emails::summary,
+            emails::archived_at,
+            emails::trashed_at,
+            emails::is_after_unsubscribe,
+            emails::created_at,
+            emails::updated_at,
+            emails::labels,
+            emails::parse_problems,
+            emails::listed_at,
+        )
+    }};
+}
+
 /// One page of a user's emails waiting for review, newest first by list date, after `after` (keyset
 /// paging, the same order and cursor as a category's list).
 pub fn list_needing_review_after(
@@ -391,6 +432,7 @@ pub fn list_needing_review_after(
     user_id: &str,
     after: Option<&ListPosition>,
     limit: i64,
+    bodies: Bodies,
 ) -> QueryResult<Vec<Email>> {
     use super::schema::mailboxes;
     let mut query = emails::table
@@ -406,7 +448,11 @@ pub fn list_needing_review_after(
     // several accounts the order needs a sort, and sorting whole rows (bodies included) is slow.
     let ids: Vec<String> =
         query.order((emails::listed_at.desc(), emails::id.desc())).limit(limit).select(emails::id).load(conn)?;
-    let mut page: Vec<Email> = emails::table.filter(emails::id.eq_any(&ids)).select(Email::as_select()).load(conn)?;
+    let rows = emails::table.filter(emails::id.eq_any(&ids));
+    let mut page: Vec<Email> = match bodies {
+        Bodies::Loaded => rows.select(Email::as_select()).load(conn)?,
+        Bodies::Left => rows.select(columns_without_bodies!()).load(conn)?,
+    };
     page.sort_by(|a, b| (b.listed_at, &b.id).cmp(&(a.listed_at, &a.id)));
     Ok(page)
 }
@@ -585,47 +631,6 @@ const TRIGRAM: usize = 3;
 /// `%` and `_` typed by the person are matched literally.
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-/// Every column of `Email`, in order, with NULL for the two bodies (lists that show no bodies).
-macro_rules! columns_without_bodies {
-    () => {{
-        let none = || diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL");
-        (
-            emails::id,
-            emails::mailbox_id,
-            emails::provider_message_id,
-            emails::thread_id,
-            emails::message_id_header,
-            emails::from_name,
-            emails::from_address,
-            emails::to_addresses,
-            emails::subject,
-            emails::sent_at,
-            emails::received_at,
-            emails::snippet,
-            none(),
-            none(),
-            emails::raw_size,
-            emails::list_id,
-            emails::list_unsubscribe_urls,
-            emails::is_one_click,
-            emails::auth_result,
-            emails::state,
-            emails::category_id,
-            emails::sort_source,
-            emails::confidence,
-            emails::summary,
-            emails::archived_at,
-            emails::trashed_at,
-            emails::is_after_unsubscribe,
-            emails::created_at,
-            emails::updated_at,
-            emails::labels,
-            emails::parse_problems,
-            emails::listed_at,
-        )
-    }};
 }
 
 /// A category's emails matching the filter, newest first, after `after`, at most `limit`.
@@ -824,4 +829,60 @@ pub fn mark_after_unsubscribe(conn: &mut DbConn, id: &str, now: NaiveDateTime) -
     diesel::update(emails::table.find(id))
         .set((emails::is_after_unsubscribe.eq(true), emails::updated_at.eq(now)))
         .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::{Instrumentation, InstrumentationEvent};
+    use diesel::{Connection as _, QueryableByName, SqliteConnection};
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// How SQLite runs the SQL that `query` sends: its `EXPLAIN QUERY PLAN` steps.
+    fn sqlite_plan(query: impl FnOnce(&mut DbConn)) -> Vec<String> {
+        let mut conn = DbConn::Sqlite(SqliteConnection::establish(":memory:").expect("in-memory SQLite"));
+        crate::db::migrations::run_pending(&mut conn).expect("migrations");
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let seen = sent.clone();
+        let capture = move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                seen.lock().expect("lock").push(query.to_string());
+            }
+        };
+        conn.set_instrumentation(Box::new(capture) as Box<dyn Instrumentation>);
+        query(&mut conn);
+        let sql = sent.lock().expect("lock").pop().expect("a query was sent");
+        let sql = sql.split(" -- binds:").next().unwrap_or_default().to_owned();
+        let steps: Vec<PlanStep> =
+            diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(&mut conn).expect("query plan");
+        steps.into_iter().map(|s| s.detail).collect()
+    }
+
+    /// The category page's rows come from the list indexes alone: with real mail's bodies in the
+    /// row, reading the table walked each row's overflow pages (migration 000013).
+    #[test]
+    fn the_category_pages_rows_are_read_from_a_covering_index_on_sqlite() {
+        let after = ListPosition { listed_at: chrono::NaiveDateTime::default(), id: "x".into() };
+        for (filter, index) in [
+            (ListFilter::default(), "emails_category_list"),
+            (ListFilter { mailbox_id: Some("m".into()), text: None }, "emails_category_account"),
+        ] {
+            for after in [None, Some(&after)] {
+                let plan = sqlite_plan(|conn| {
+                    list_listed_in_category(conn, "c", &filter, after, 51).expect("list");
+                });
+                let expected = format!("USING COVERING INDEX {index}");
+                assert!(plan.iter().any(|step| step.contains(&expected)), "{filter:?} {after:?}: {plan:?}");
+                assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "no sort: {plan:?}");
+            }
+        }
+    }
 }

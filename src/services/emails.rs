@@ -144,16 +144,18 @@ pub struct ReviewPage {
     pub total: i64,
 }
 
-/// The user's emails waiting for review, newest first, after `cursor`.
+/// The user's emails waiting for review, newest first, after `cursor`; with their bodies only when
+/// the caller shows them.
 pub fn list_needing_review(
     conn: &mut DbConn,
     user_id: &str,
     cursor: Option<&str>,
     page_size: i64,
+    bodies: Bodies,
 ) -> Result<ReviewPage, AppError> {
     let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
     let size = page_size.clamp(1, MAX_PAGE_SIZE);
-    let emails = db::emails::list_needing_review_after(conn, user_id, after.as_ref(), size + 1)?;
+    let emails = db::emails::list_needing_review_after(conn, user_id, after.as_ref(), size + 1, bodies)?;
     let (emails, next_cursor) = split_page(emails, size);
     let total = db::emails::count_needing_review(conn, user_id)?;
     Ok(ReviewPage { emails, next_cursor, total })

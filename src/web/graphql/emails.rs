@@ -218,10 +218,15 @@ pub fn bodies_asked<S: juniper::ScalarValue>(selection: &juniper::LookAheadSelec
     if asks(selection) { Bodies::Loaded } else { Bodies::Left }
 }
 
-pub async fn needing_review(ctx: &Context, first: i32, after: Option<String>) -> Result<EmailConnection, AppError> {
+pub async fn needing_review(
+    ctx: &Context,
+    first: i32,
+    after: Option<String>,
+    bodies: Bodies,
+) -> Result<EmailConnection, AppError> {
     let size = page_size(ctx, first)?;
     let page = ctx
-        .db(move |conn, user_id| emails::list_needing_review(conn, user_id, after.as_deref(), size))
+        .db(move |conn, user_id| emails::list_needing_review(conn, user_id, after.as_deref(), size, bodies))
         .await
         .map_err(|e| super::errors::rename_field(e, "cursor", "after"))?;
     Ok(EmailConnection::new(page.emails, page.next_cursor, page.total))

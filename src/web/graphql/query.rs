@@ -85,10 +85,12 @@ impl Query {
     /// category.
     async fn needs_review(
         ctx: &Context,
+        executor: &Executor<'_, '_, Context>,
         #[graphql(default = 50)] first: i32,
         after: Option<String>,
     ) -> Result<EmailConnection, AppError> {
-        emails::needing_review(ctx, first, after).await
+        let bodies = emails::bodies_asked(&executor.look_ahead());
+        emails::needing_review(ctx, first, after, bodies).await
     }
 
     /// The AI's use per UTC day over the last `days` (1–365), newest first; days without use are left out.

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
+use crate::db::emails::Bodies;
 use crate::error::AppError;
 use crate::services::emails::{self, DEFAULT_PAGE_SIZE};
 use crate::services::sorting;
@@ -54,7 +55,7 @@ pub async fn show(
     let is_first_page = after.as_deref().is_none_or(str::is_empty);
     let (page, categories) = state
         .db(move |conn| {
-            let page = emails::list_needing_review(conn, &user_id, after.as_deref(), DEFAULT_PAGE_SIZE)?;
+            let page = emails::list_needing_review(conn, &user_id, after.as_deref(), DEFAULT_PAGE_SIZE, Bodies::Left)?;
             Ok((page, crate::db::categories::list_for_user(conn, &user_id)?))
         })
         .await?;
