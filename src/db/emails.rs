@@ -846,8 +846,8 @@ mod tests {
         detail: String,
     }
 
-    /// How SQLite runs the SQL that `query` sends: its `EXPLAIN QUERY PLAN` steps.
-    fn sqlite_plan(query: impl FnOnce(&mut DbConn)) -> Vec<String> {
+    /// How SQLite runs each statement that `query` sends: their `EXPLAIN QUERY PLAN` steps.
+    fn sqlite_plans(query: impl FnOnce(&mut DbConn)) -> Vec<Vec<String>> {
         let mut conn = DbConn::Sqlite(SqliteConnection::establish(":memory:").expect("in-memory SQLite"));
         crate::db::migrations::run_pending(&mut conn).expect("migrations");
         let sent = Arc::new(Mutex::new(Vec::new()));
@@ -859,11 +859,20 @@ mod tests {
         };
         conn.set_instrumentation(Box::new(capture) as Box<dyn Instrumentation>);
         query(&mut conn);
-        let sql = sent.lock().expect("lock").pop().expect("a query was sent");
-        let sql = sql.split(" -- binds:").next().unwrap_or_default().to_owned();
-        let steps: Vec<PlanStep> =
-            diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(&mut conn).expect("query plan");
-        steps.into_iter().map(|s| s.detail).collect()
+        let sent = std::mem::take(&mut *sent.lock().expect("lock"));
+        assert!(!sent.is_empty(), "a query was sent");
+        sent.iter()
+            .map(|sql| {
+                let sql = sql.split(" -- binds:").next().unwrap_or_default();
+                let steps: Vec<PlanStep> =
+                    diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(&mut conn).expect("query plan");
+                steps.into_iter().map(|s| s.detail).collect()
+            })
+            .collect()
+    }
+
+    fn sqlite_plan(query: impl FnOnce(&mut DbConn)) -> Vec<String> {
+        sqlite_plans(query).concat()
     }
 
     /// The category page's rows come from the list indexes alone: with real mail's bodies in the
@@ -883,6 +892,20 @@ mod tests {
                 assert!(plan.iter().any(|step| step.contains(&expected)), "{filter:?} {after:?}: {plan:?}");
                 assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "no sort: {plan:?}");
             }
+        }
+    }
+
+    /// Needs review is chosen and counted from its index alone: the page's rows are read after.
+    #[test]
+    fn the_review_page_is_chosen_and_counted_from_its_index_on_sqlite() {
+        let chosen = sqlite_plans(|conn| {
+            list_needing_review_after(conn, "u", None, 51, Bodies::Left).expect("list");
+        });
+        let counted = sqlite_plan(|conn| {
+            count_needing_review(conn, "u").expect("count");
+        });
+        for plan in [&chosen[0], &counted] {
+            assert!(plan.iter().any(|step| step.contains("USING COVERING INDEX emails_review")), "{plan:?}");
         }
     }
 }

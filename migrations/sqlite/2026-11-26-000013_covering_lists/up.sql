@@ -13,3 +13,7 @@ CREATE INDEX emails_category_account ON emails (
     category_id, mailbox_id, listed_at DESC, id DESC, from_name, from_address, subject, list_id, sort_source,
     confidence, summary, archived_at, is_after_unsubscribe, trashed_at
 ) WHERE trashed_at IS NULL;
+-- Needs review is chosen (a sort over all the user's waiting emails) and counted from its index;
+-- without `trashed_at` in it SQLite read every waiting email's row instead.
+DROP INDEX emails_review;
+CREATE INDEX emails_review ON emails (mailbox_id, state, listed_at DESC, id DESC, trashed_at) WHERE trashed_at IS NULL;
