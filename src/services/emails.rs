@@ -37,7 +37,7 @@ pub trait Positioned {
 
 impl Positioned for Email {
     fn position(&self) -> ListPosition {
-        position_of(self)
+        ListPosition { listed_at: self.listed_at, id: self.id.clone() }
     }
 }
 
@@ -171,11 +171,6 @@ fn split_page<E: Positioned>(mut emails: Vec<E>, size: i64) -> (Vec<E>, Option<S
     emails.truncate(size);
     let next = emails.last().map(|e| encode_cursor(&e.position()));
     (emails, next)
-}
-
-/// Where an email stands in a newest-first list (for its cursor).
-pub fn position_of(email: &Email) -> ListPosition {
-    ListPosition { listed_at: email.listed_at, id: email.id.clone() }
 }
 
 /// The user's email `id` (also a deleted one, for undo), with its mailbox; `NotFound` otherwise.

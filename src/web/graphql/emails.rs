@@ -11,7 +11,7 @@ use super::mailboxes::AccountNode;
 use super::scalars::{id, int, utc};
 use crate::db::emails::{Bodies, Email, ListFilter};
 use crate::error::AppError;
-use crate::services::emails::{self, MAX_PAGE_SIZE};
+use crate::services::emails::{self, MAX_PAGE_SIZE, Positioned as _};
 use crate::sorting::pipeline::Source;
 
 pub struct EmailNode(pub Email);
@@ -161,10 +161,7 @@ impl EmailConnection {
     fn new(emails: Vec<Email>, next_cursor: Option<String>, total: i64) -> Self {
         let edges: Vec<EmailEdge> = emails
             .into_iter()
-            .map(|email| EmailEdge {
-                cursor: emails::encode_cursor(&emails::position_of(&email)),
-                node: EmailNode(email),
-            })
+            .map(|email| EmailEdge { cursor: emails::encode_cursor(&email.position()), node: EmailNode(email) })
             .collect();
         let end_cursor = edges.last().map(|e| e.cursor.clone());
         EmailConnection {
