@@ -675,14 +675,22 @@ pub fn list_first_in_category_counted(
     bodies: Bodies,
 ) -> QueryResult<(Vec<Email>, i64)> {
     let query = page_in_category(conn.backend(), category_id, filter, None, limit);
-    // The window counts every matching row, before the limit.
-    let total = || diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()");
     let rows: Vec<(Email, i64)> = match bodies {
-        Bodies::Loaded => query.select((Email::as_select(), total())).load(conn)?,
-        Bodies::Left => query.select((columns_without_bodies!(), total())).load(conn)?,
+        Bodies::Loaded => query.select((Email::as_select(), window_total())).load(conn)?,
+        Bodies::Left => query.select((columns_without_bodies!(), window_total())).load(conn)?,
     };
+    Ok(without_totals(rows))
+}
+
+/// How many rows match in all, on every row of the page: the window counts before the limit.
+fn window_total() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()")
+}
+
+/// The page's rows and the total that each of them carries.
+fn without_totals<E>(rows: Vec<(E, i64)>) -> (Vec<E>, i64) {
     let total = rows.first().map_or(0, |(_, total)| *total);
-    Ok((rows.into_iter().map(|(email, _)| email).collect(), total))
+    (rows.into_iter().map(|(row, _)| row).collect(), total)
 }
 
 /// One page of a category's rows as a page shows them (see `list_in_category`).
@@ -704,12 +712,10 @@ pub fn list_first_listed_in_category_counted(
     filter: &ListFilter,
     limit: i64,
 ) -> QueryResult<(Vec<ListedEmail>, i64)> {
-    let total = diesel::dsl::sql::<diesel::sql_types::BigInt>("COUNT(*) OVER ()");
     let rows: Vec<(ListedEmail, i64)> = page_in_category(conn.backend(), category_id, filter, None, limit)
-        .select((ListedEmail::as_select(), total))
+        .select((ListedEmail::as_select(), window_total()))
         .load(conn)?;
-    let total = rows.first().map_or(0, |(_, total)| *total);
-    Ok((rows.into_iter().map(|(email, _)| email).collect(), total))
+    Ok(without_totals(rows))
 }
 
 /// Whether a list loads each email's bodies (text and sanitized HTML). Only the email page and API
