@@ -47,49 +47,37 @@ impl Positioned for ListedEmail {
     }
 }
 
-/// The emails of the user's category `category_id` matching `filter`, newest first, after `cursor`;
-/// with their bodies only when the caller shows them.
-pub fn list_category(
-    conn: &mut DbConn,
-    user_id: &str,
-    category_id: &str,
-    filter: &ListFilter,
-    cursor: Option<&str>,
-    page_size: i64,
-    bodies: Bodies,
-) -> Result<EmailPage, AppError> {
+/// Which page of which of the user's categories a list asks for: the emails matching `filter`,
+/// newest first, after `cursor`.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing<'a> {
+    pub user_id: &'a str,
+    pub category_id: &'a str,
+    pub filter: &'a ListFilter,
+    pub cursor: Option<&'a str>,
+    pub page_size: i64,
+}
+
+/// One page of a category as whole emails, with their bodies only when the caller shows them.
+pub fn list_category(conn: &mut DbConn, listing: Listing<'_>, bodies: Bodies) -> Result<EmailPage, AppError> {
+    let Listing { category_id, filter, .. } = listing;
     list_category_with(
         conn,
-        Listing { user_id, category_id, filter, cursor, page_size },
+        listing,
         |conn, size| db::emails::list_first_in_category_counted(conn, category_id, filter, size, bodies),
         |conn, after, size| db::emails::list_in_category(conn, category_id, filter, after, size, bodies),
     )
 }
 
 /// The same page as `list_category`, with only what a row of the category page shows.
-pub fn list_category_rows(
-    conn: &mut DbConn,
-    user_id: &str,
-    category_id: &str,
-    filter: &ListFilter,
-    cursor: Option<&str>,
-    page_size: i64,
-) -> Result<EmailPage<ListedEmail>, AppError> {
+pub fn list_category_rows(conn: &mut DbConn, listing: Listing<'_>) -> Result<EmailPage<ListedEmail>, AppError> {
+    let Listing { category_id, filter, .. } = listing;
     list_category_with(
         conn,
-        Listing { user_id, category_id, filter, cursor, page_size },
+        listing,
         |conn, size| db::emails::list_first_listed_in_category_counted(conn, category_id, filter, size),
         |conn, after, size| db::emails::list_listed_in_category(conn, category_id, filter, after, size),
     )
-}
-
-/// Which page of which category a list asks for.
-struct Listing<'a> {
-    user_id: &'a str,
-    category_id: &'a str,
-    filter: &'a ListFilter,
-    cursor: Option<&'a str>,
-    page_size: i64,
 }
 
 /// Checks ownership and the account filter, then reads one page with `first_counted` (a search's

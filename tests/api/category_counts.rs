@@ -203,7 +203,7 @@ async fn the_category_pages_narrow_rows_are_the_same_emails_as_the_full_page() {
     use diesel::prelude::*;
     use emailgator::db::emails::{Bodies, Email, ListedEmail};
     use emailgator::db::schema::emails;
-    use emailgator::services::emails::{list_category, list_category_rows};
+    use emailgator::services::emails::{Listing, list_category, list_category_rows};
 
     let (app, user_id, mailbox_id) = app_with_demo().await;
     let category = db::categories::list_for_user(&mut app.conn(), &user_id).expect("categories").remove(0).id;
@@ -239,9 +239,15 @@ async fn the_category_pages_narrow_rows_are_the_same_emails_as_the_full_page() {
         let mut cursor: Option<String> = None;
         let mut pages = 0;
         loop {
-            let full = list_category(conn, &user_id, &category, &filter, cursor.as_deref(), 25, Bodies::Left)
-                .expect("full page");
-            let rows = list_category_rows(conn, &user_id, &category, &filter, cursor.as_deref(), 25).expect("rows");
+            let listing = Listing {
+                user_id: &user_id,
+                category_id: &category,
+                filter: &filter,
+                cursor: cursor.as_deref(),
+                page_size: 25,
+            };
+            let full = list_category(conn, listing, Bodies::Left).expect("full page");
+            let rows = list_category_rows(conn, listing).expect("rows");
             assert_eq!(
                 full.emails.iter().map(shown).collect::<Vec<_>>(),
                 rows.emails.iter().map(listed).collect::<Vec<_>>(),
@@ -256,6 +262,8 @@ async fn the_category_pages_narrow_rows_are_the_same_emails_as_the_full_page() {
         }
         assert!(pages > 1 || text.is_some(), "paged through {filter:?}");
     }
-    let page = list_category_rows(conn, &user_id, &category, &ListFilter::default(), None, 25).expect("rows").emails;
+    let filter = ListFilter::default();
+    let listing = Listing { user_id: &user_id, category_id: &category, filter: &filter, cursor: None, page_size: 25 };
+    let page = list_category_rows(conn, listing).expect("rows").emails;
     assert!(page.iter().any(|e| !e.is_archived) && page.iter().any(|e| e.is_archived), "both kinds on the first page");
 }

@@ -196,7 +196,14 @@ pub async fn in_category(
         ListFilter { mailbox_id: account_id.map(|id| id.to_string()), text: search.filter(|s| !s.trim().is_empty()) };
     let page = ctx
         .db(move |conn, user_id| {
-            emails::list_category(conn, user_id, &category_id, &filter, after.as_deref(), size, bodies)
+            let listing = emails::Listing {
+                user_id,
+                category_id: &category_id,
+                filter: &filter,
+                cursor: after.as_deref(),
+                page_size: size,
+            };
+            emails::list_category(conn, listing, bodies)
         })
         .await
         .map_err(|e| super::errors::rename_field(e, "cursor", "after"))?;

@@ -167,8 +167,14 @@ pub async fn show(
     let after = query.after.clone();
     let (page, all_categories, statuses) = state
         .db(move |conn| {
-            let page =
-                emails::list_category_rows(conn, &user_id, &category_id, &filter, Some(&after), DEFAULT_PAGE_SIZE)?;
+            let listing = emails::Listing {
+                user_id: &user_id,
+                category_id: &category_id,
+                filter: &filter,
+                cursor: Some(&after),
+                page_size: DEFAULT_PAGE_SIZE,
+            };
+            let page = emails::list_category_rows(conn, listing)?;
             // One query for the page's unsubscribe badges, not one per email.
             let mut keys: Vec<String> = page.emails.iter().filter_map(row_subscription_key).collect();
             keys.sort_unstable();
