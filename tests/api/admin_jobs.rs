@@ -51,7 +51,9 @@ async fn the_dashboard_shows_queues_schedules_and_failures() {
 
 #[tokio::test]
 async fn an_admin_retries_a_discarded_job_and_it_runs() {
-    let app = TestApp::spawn().await;
+    // A backoff of about a second: the test looks at the job between its attempts, and the default
+    // 10 ms backoff can run out inside the same drain on a busy machine.
+    let app = TestApp::spawn_with(&[("EMAILGATOR__JOBS__RETRY_BASE_MS", "1000")]).await;
     let id = app.enqueue(&FailTimes { key: "retry-me".into(), failures: 1 });
     emailgator::db::jobs::claim(&mut app.conn(), "default", "w", 1, app.now(), app.now()).expect("claim");
     emailgator::db::jobs::discard(&mut app.conn(), &id, "w", app.now(), "gave up").expect("discard");

@@ -30,14 +30,19 @@ async fn two_instances_elect_one_cron_leader_and_never_double_fire() {
         ("EMAILGATOR__CRON__ENABLED", "true"),
         ("EMAILGATOR__JOBS__ENABLED", "true"),
         ("EMAILGATOR__CRON__SCHEDULES__PRUNE", "* * * * * *"),
-        ("EMAILGATOR__CRON__LEADER_LEASE_SECS", "2"),
+        // Long enough that a renewal delayed by a busy machine does not hand the lead over mid-test.
+        ("EMAILGATOR__CRON__LEADER_LEASE_SECS", "5"),
     ];
     let first = TestApp::spawn_on(db.clone(), &settings).await;
     let second = TestApp::spawn_on(db.clone(), &settings).await;
 
     wait_until(20, "three ticks have fired", || async { prune_ticks(&first).len() >= 3 }).await;
+    // The two flags are read one after the other, so a handover between the reads is retried.
+    wait_until(20, "exactly one instance leads", || async {
+        [first.state.leadership.is_leader(), second.state.leadership.is_leader()].iter().filter(|l| **l).count() == 1
+    })
+    .await;
     let leaders = [first.state.leadership.is_leader(), second.state.leadership.is_leader()];
-    assert_eq!(leaders.iter().filter(|l| **l).count(), 1, "exactly one leader: {leaders:?}");
     let (mut leader, follower) = if leaders[0] { (first, second) } else { (second, first) };
     let lease = db::leases::find(&mut leader.conn(), LEADER_LEASE).expect("lease").expect("a leader lease");
     assert_eq!(lease.holder, leader.state.config.instance_id);

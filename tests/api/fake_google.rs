@@ -402,12 +402,13 @@ async fn faults_delays_and_concurrency() {
     assert_eq!(fake.calls(ALICE, "getProfile"), 3);
     assert_eq!(fake.quota_units(ALICE), 4);
 
-    fake.set_delay("getProfile", Duration::from_millis(150));
+    // Long enough for all four clients to connect and arrive while the first one still waits.
+    fake.set_delay("getProfile", Duration::from_millis(1000));
     let started = std::time::Instant::now();
     let calls = (0..4).map(|_| get(&fake, &access, "gmail/v1/users/me/profile"));
     let statuses: Vec<u16> = futures_util::future::join_all(calls).await.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(statuses, [200; 4]);
-    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert!(started.elapsed() >= Duration::from_millis(1000));
     assert_eq!(fake.max_in_flight(ALICE), 4);
 
     fake.fail_token_endpoint(503, 1);

@@ -280,6 +280,17 @@ async fn requests_per_account_stay_within_the_in_flight_limit() {
     let limits = [("EMAILGATOR__GMAIL__MAX_IN_FLIGHT", "2"), ("EMAILGATOR__JOBS__ENABLED", "true")];
     let app = spawn_with_google(&fake, &limits).await;
     let mailbox = connected(&fake, &app, "calm@example.com").await;
+    // The app's own runner may hold the connection's first sync while `connected` drains; mail
+    // delivered before that sync is over would count as old mail, and a second sync would be
+    // dropped as a duplicate of it. So wait until it is done.
+    let key = SyncMailbox::unique_key(&mailbox.id);
+    wait_until(60, "the connection's first sync is over", || async {
+        let Ok(mut conn) = app.state.pool.get() else { return false };
+        let synced =
+            db::mailboxes::find(&mut conn, &mailbox.id).is_ok_and(|m| m.is_some_and(|m| m.sync_cursor.is_some()));
+        synced && db::jobs::is_pending_with_key(&mut conn, &key).is_ok_and(|pending| !pending)
+    })
+    .await;
     for n in 0..200 {
         fake.deliver("calm@example.com", &message(n));
     }

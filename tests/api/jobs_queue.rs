@@ -11,6 +11,8 @@ use crate::support::test_jobs::{AlwaysRetry, FailPermanently, FailTimes, Hangs, 
 /// A retry backoff of about a second. The default test backoff (10 ms) is shorter than one pass of a drain
 /// over every queue on a busy machine, so a test that looks at the job between its attempts needs this.
 const SLOW_RETRIES: (&str, &str) = ("EMAILGATOR__JOBS__RETRY_BASE_MS", "1000");
+/// A retry backoff of about a minute, for tests that never wait for the retry.
+const LATE_RETRIES: (&str, &str) = ("EMAILGATOR__JOBS__RETRY_BASE_MS", "60000");
 
 #[tokio::test]
 async fn enqueued_job_runs_once_and_completes() {
@@ -133,7 +135,7 @@ async fn a_snoozed_job_waits_without_spending_an_attempt() {
 
 #[tokio::test]
 async fn a_panicking_job_is_contained_and_retried() {
-    let app = TestApp::spawn_with(&[SLOW_RETRIES]).await;
+    let app = TestApp::spawn_with(&[LATE_RETRIES]).await;
     app.expect_failed_jobs();
     let id = app.enqueue(&Panics {});
     let report = app.run_pending_jobs().await;
@@ -149,7 +151,7 @@ async fn a_panicking_job_is_contained_and_retried() {
 
 #[tokio::test]
 async fn a_job_that_runs_past_its_timeout_fails_and_retries() {
-    let app = TestApp::spawn_with(&[SLOW_RETRIES]).await;
+    let app = TestApp::spawn_with(&[LATE_RETRIES]).await;
     app.expect_failed_jobs();
     let id = app.enqueue(&Hangs {});
     let report = app.run_pending_jobs().await;

@@ -102,15 +102,20 @@ async fn every_fixture_page_in_real_chromium_ends_as_the_server_saw_it() {
     agent.shut_down().await;
     let leftover: Vec<_> = std::fs::read_dir(scratch.path()).expect("scratch").filter_map(Result::ok).collect();
     assert!(leftover.is_empty(), "every profile, pre-started ones included, is deleted: {leftover:?}");
-    assert!(!std::path::Path::new(&format!("/proc/{driver}")).exists(), "chromedriver stopped");
+    // A killed process leaves /proc a moment after the kill returns.
+    crate::support::wait_until(10, "chromedriver has stopped", || async {
+        !std::path::Path::new(&format!("/proc/{driver}")).exists()
+    })
+    .await;
     let marker = scratch.path().display().to_string();
-    let chromium = std::fs::read_dir("/proc")
-        .expect("proc")
-        .filter_map(Result::ok)
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(&marker))
-        .count();
-    assert_eq!(chromium, 0, "no chromium of this agent is left running");
+    crate::support::wait_until(10, "no chromium of this agent is left running", || async {
+        std::fs::read_dir("/proc")
+            .expect("proc")
+            .filter_map(Result::ok)
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .all(|cmdline| !String::from_utf8_lossy(&cmdline).contains(&marker))
+    })
+    .await;
 }
 
 #[tokio::test]
