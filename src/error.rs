@@ -27,6 +27,10 @@ pub enum AppError {
     /// app reconnects by itself, so trying again later works.
     #[error("database unavailable: {0:#}")]
     Unavailable(#[source] anyhow::Error),
+    /// The database answers but takes no changes (read-only, or its disk is full): nothing was
+    /// written, reading still works, and the same request succeeds once an admin has made room.
+    #[error("database cannot store changes: {0:#}")]
+    CannotWrite(#[source] anyhow::Error),
     #[error("internal error: {0:#}")]
     Internal(#[source] anyhow::Error),
 }
@@ -49,6 +53,7 @@ impl From<diesel::result::Error> for AppError {
             diesel::result::Error::DatabaseError(ClosedConnection | UnableToSendCommand, _) => {
                 AppError::Unavailable(error.into())
             }
+            error if crate::db::is_cannot_write(&error) => AppError::CannotWrite(error.into()),
             other => AppError::Internal(other.into()),
         }
     }

@@ -83,6 +83,36 @@ impl DbConn {
     pub fn ping(&mut self) -> QueryResult<()> {
         self.execute_batch("SELECT 1")
     }
+
+    /// Whether PostgreSQL takes no changes on this connection (a standby, or a database set to
+    /// `default_transaction_read_only`). SQLite says so only when a write fails, so it answers `false`.
+    pub fn is_read_only(&mut self) -> QueryResult<bool> {
+        use diesel::RunQueryDsl;
+        match self {
+            DbConn::Pg(c) => diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "current_setting('transaction_read_only')::boolean",
+            ))
+            .get_result(c),
+            DbConn::Sqlite(_) => Ok(false),
+        }
+    }
+}
+
+/// Whether the database refused a change because it takes none now: PostgreSQL in a read-only
+/// transaction (a standby after a failover, `default_transaction_read_only`) or out of disk, and SQLite
+/// with a read-only or full file. Nothing was written, and trying again later works.
+pub fn is_cannot_write(error: &QueryError) -> bool {
+    use diesel::result::DatabaseErrorKind::ReadOnlyTransaction;
+    match error {
+        QueryError::DatabaseError(ReadOnlyTransaction, _) => true,
+        QueryError::DatabaseError(_, info) => {
+            let message = info.message();
+            ["database or disk is full", "readonly database", "No space left on device"]
+                .iter()
+                .any(|words| message.contains(words))
+        }
+        _ => false,
+    }
 }
 
 /// Whether an error is a unique-constraint violation, which callers often expect.

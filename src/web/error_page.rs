@@ -28,7 +28,7 @@ impl ResponseError for AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::CannotWrite(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -55,6 +55,15 @@ impl ResponseError for AppError {
                 (
                     "The database is not answering",
                     "Nothing was lost. EmailGator reconnects by itself; please try again in a moment.".to_owned(),
+                )
+            }
+            AppError::CannotWrite(error) => {
+                tracing::error!(error = format!("{error:#}"), "the database cannot store changes");
+                (
+                    "The database cannot store changes",
+                    "Nothing was changed: the database is read-only or its disk is full. Reading still works; \
+                     please try again once your admin has fixed it."
+                        .to_owned(),
                 )
             }
             AppError::Internal(error) => {
@@ -107,5 +116,28 @@ mod tests {
         let (status, body) = page(other);
         assert_eq!(status, 500);
         assert!(body.contains("Something went wrong") && !body.contains("syntax"), "{body}");
+    }
+
+    #[test]
+    fn a_database_that_takes_no_changes_is_a_503_that_says_so_without_its_words() {
+        let read_only = Error::DatabaseError(
+            DatabaseErrorKind::ReadOnlyTransaction,
+            Box::new("cannot execute INSERT in a read-only transaction".to_owned()),
+        );
+        let full = Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new("database or disk is full".to_owned()));
+        let sqlite_read_only = Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("attempt to write a readonly database".to_owned()),
+        );
+        for error in [read_only, full, sqlite_read_only] {
+            let (status, body) = page(error);
+            assert_eq!(status, 503);
+            assert!(
+                body.contains("The database cannot store changes") && body.contains("Nothing was changed"),
+                "{body}"
+            );
+            let own_words = ["INSERT", "database or disk", "readonly"];
+            assert!(!own_words.iter().any(|w| body.contains(w)), "the database's own words stay in the log: {body}");
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! Chaos: nothing is lost or doubled when the process is killed with SIGKILL at random points, when
 //! Gmail answers 429 and 5xx at random, when PostgreSQL drops every connection during an import (every
 //! 0.3–1.5 s, or every 50–300 ms), when PostgreSQL itself is restarted under load (`database_restart`:
-//! pages fail in words while it is down and recover by themselves), and when the SQLite file cannot
-//! grow. Random choices come from a printed seed (`EMAILGATOR_CHAOS_SEED` replays one), and
+//! pages fail in words while it is down and recover by themselves), when PostgreSQL turns read-only
+//! during an import, and when the SQLite file cannot grow. Random choices come from a printed seed (`EMAILGATOR_CHAOS_SEED` replays one), and
 //! `CHAOS_LOG=info` shows the app's log.
 
 mod database_faults;

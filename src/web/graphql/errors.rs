@@ -20,6 +20,8 @@ pub mod code {
     pub const CONFLICT: &str = "CONFLICT";
     pub const UPSTREAM: &str = "UPSTREAM";
     pub const UNAVAILABLE: &str = "UNAVAILABLE";
+    /// The database answers but takes no changes (read-only or full); reads still work.
+    pub const READ_ONLY: &str = "READ_ONLY";
     pub const INTERNAL: &str = "INTERNAL";
     /// The body is not a GraphQL request, or names no runnable operation.
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
@@ -63,6 +65,14 @@ impl<S: ScalarValue> IntoFieldError<S> for AppError {
             AppError::Unavailable(error) => {
                 tracing::warn!(error = format!("{error:#}"), "database unavailable for the GraphQL API");
                 ("the database is not answering; nothing was lost, try again in a moment".to_owned(), code::UNAVAILABLE)
+            }
+            AppError::CannotWrite(error) => {
+                tracing::error!(error = format!("{error:#}"), "the database cannot store changes (GraphQL API)");
+                (
+                    "the database cannot store changes now (read-only or full); nothing was changed, reads still work"
+                        .to_owned(),
+                    code::READ_ONLY,
+                )
             }
             AppError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error in the GraphQL API");
@@ -204,6 +214,13 @@ mod tests {
             (message.as_str(), code.as_str()),
             ("invalid input: name: give the category a name", "INVALID_INPUT")
         );
+        let read_only = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ReadOnlyTransaction,
+            Box::new("cannot execute INSERT in a read-only transaction".to_owned()),
+        );
+        let (message, code) = code_of(AppError::from(read_only));
+        assert_eq!(code, "READ_ONLY");
+        assert!(message.contains("nothing was changed") && !message.contains("INSERT"), "{message}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The database failing under the app: PostgreSQL dropping every connection during an import, every
-//! 0.3–1.5 s and every 50–300 ms (the app reconnects by itself), and a SQLite file that cannot grow (a
-//! disk-full error in words, no corruption, and everything completes once there is room again).
+//! 0.3–1.5 s and every 50–300 ms (the app reconnects by itself); PostgreSQL turned read-only during an
+//! import, and a SQLite file that cannot grow (an error in words, no corruption, and everything
+//! completes once the database takes changes again).
 
 use std::ops::Range;
 use std::process::Command;
@@ -103,6 +104,111 @@ async fn import_while_connections_drop(test: &str, drops: Drops) {
     assert_no_job_stuck(&app);
     // A commit lost with its connection after Gmail's answer means asking Gmail again.
     assert_arrived_once(&app, &fake, &mailbox, &delivered, 10);
+}
+
+/// PostgreSQL turned read-only under the app, as a standby is after a failover, while an import job
+/// waits for Gmail: the job's writes fail and it is handed out again later; pages still read, a form
+/// answers that nothing was changed and why, `/health` names the problem; once the database takes
+/// changes again everything arrives, once.
+#[tokio::test]
+async fn a_postgresql_database_turned_read_only_fails_in_words_and_recovers_without_loss() {
+    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
+        println!("skipped: PostgreSQL only (set TEST_DATABASE_URL)");
+        return;
+    }
+    const MESSAGES: usize = 100;
+    let fake = FakeGoogle::start().await;
+    let db = Arc::new(TestDb::new());
+    let mut settings = fake.settings();
+    for (key, value) in [
+        ("EMAILGATOR__GMAIL__QUOTA_UNITS_PER_SECOND", "1000000"),
+        ("EMAILGATOR__SORTING__ARCHIVE_DELAY_SECS", "0"),
+        // The job whose outcome could not be written comes back once its lease has run out.
+        ("EMAILGATOR__JOBS__LEASE_SECS", "2"),
+    ] {
+        settings.push((key.to_owned(), value.to_owned()));
+    }
+    let app = TestApp::spawn_on(db.clone(), &as_overrides(&settings)).await;
+    let mailbox = connected_with_categories(&fake, &app).await;
+    let delivered: Vec<String> = (0..MESSAGES).map(|n| fake.deliver(ACCOUNT, &message(n))).collect();
+    // Each message takes a moment to fetch, so the import is still asking Gmail when the switch comes.
+    fake.set_delay("messages.get", Duration::from_millis(50));
+
+    let switcher = {
+        let url = db.url.clone();
+        std::thread::spawn(move || {
+            let mut admin = PgConnection::establish(&url).expect("connect to the test database");
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while running_imports(&mut admin) == 0 {
+                assert!(std::time::Instant::now() < deadline, "an import job started");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            set_read_only(&mut admin, true);
+            admin
+        })
+    };
+    app.enqueue(&SyncMailbox { mailbox_id: mailbox.id.clone() });
+    app.run_pending_jobs().await;
+    let mut admin = switcher.join().expect("the switching thread");
+    let while_read_only = states(&app, &mailbox.id);
+    println!("while the database was read-only: {while_read_only:?}");
+    assert!(
+        while_read_only.as_ref().is_some_and(|s| s.get("discovered").is_some_and(|n| *n > 0)),
+        "the switch came before the import had stored its messages: {while_read_only:?}"
+    );
+
+    let health = app.client.get(app.url("/health")).send().await.expect("health");
+    assert_eq!(health.status(), 200, "reading still works, so the instance stays routed");
+    let health: serde_json::Value = health.json().await.expect("health JSON");
+    assert_eq!((health["status"].as_str(), health["database"].as_str()), (Some("degraded"), Some("read-only")));
+    let dashboard = app.client.get(app.url("/")).send().await.expect("dashboard");
+    assert_eq!(dashboard.status(), 200, "pages still read");
+    let csrf = app.csrf_token().await;
+    let fields = [("csrf", csrf.as_str()), ("name", "Read-only test"), ("description", "Made while read-only")];
+    let refused = app.post_form("/categories", &fields).await;
+    assert_eq!(refused.status(), 503);
+    let body = refused.text().await.expect("body");
+    assert!(body.contains("The database cannot store changes") && body.contains("Nothing was changed"), "{body}");
+    assert!(!body.contains("read-only transaction"), "the database's own words stay in the log: {body}");
+
+    // Writable again: the import whose outcome was lost comes back, and everything arrives once.
+    set_read_only(&mut admin, false);
+    wait_until(30, "the lost job's lease runs out and the rescuer hands it out again", || async {
+        app.runner.rescue_now().await.is_ok() && running_jobs(&app) == 0
+    })
+    .await;
+    app.run_pending_jobs().await;
+    println!("after the database took changes again: {:?}", states(&app, &mailbox.id));
+    assert!(is_done(&app, &mailbox.id, MESSAGES), "{:?}", states(&app, &mailbox.id));
+    assert_arrived_once(&app, &fake, &mailbox, &delivered, 1);
+    assert_no_job_stuck(&app);
+    let created = app.post_form("/categories", &fields).await;
+    assert_eq!(created.status(), 303, "the same form works once the database takes changes");
+}
+
+/// Makes the test database read-only for every new session (`false`: writable again) and ends the
+/// app's connections so that its pool reconnects under the new setting.
+fn set_read_only(admin: &mut PgConnection, is_read_only: bool) {
+    let name: String = diesel::select(diesel::dsl::sql::<Text>("current_database()")).get_result(admin).expect("name");
+    let setting =
+        if is_read_only { "SET default_transaction_read_only = on" } else { "RESET default_transaction_read_only" };
+    diesel::sql_query(format!("ALTER DATABASE \"{name}\" {setting}")).execute(admin).expect("alter database");
+    diesel::sql_query(TERMINATE_OTHERS).execute(admin).expect("terminate the app's connections");
+}
+
+fn running_imports(admin: &mut PgConnection) -> i64 {
+    use emailgator::db::schema::jobs;
+    jobs::table
+        .filter(jobs::kind.eq("import_messages"))
+        .filter(jobs::state.eq("running"))
+        .count()
+        .get_result(admin)
+        .expect("running imports")
+}
+
+fn running_jobs(app: &TestApp) -> i64 {
+    use emailgator::db::schema::jobs;
+    jobs::table.filter(jobs::state.eq("running")).count().get_result(&mut app.conn()).expect("running jobs")
 }
 
 const CHILD_MARKER: &str = "EMAILGATOR_CHAOS_DISK_FULL_CHILD";
