@@ -11,6 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use diesel::prelude::*;
+use emailgator::db;
+use emailgator::db::schema::{emails, jobs};
 use fantoccini::{Client, Locator};
 
 use crate::support::TestDb;
@@ -262,6 +265,47 @@ where
     }
 }
 
+/// `eventually` for work the server's job runner does: a time-out also shows its jobs and emails by
+/// state, since the server's own log is not in the test's output.
+async fn eventually_in_pipeline<F, Fut>(seconds: u64, what: &str, db: &TestDb, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check().await {
+        if Instant::now() >= deadline {
+            panic!("timed out after {seconds} s waiting until {what}; {}", pipeline_report(db));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn pipeline_report(db: &TestDb) -> String {
+    let pool = match db::connect_pool(&db.url, 1, Duration::from_secs(5), true) {
+        Ok(pool) => pool,
+        Err(error) => return format!("the database could not be read: {error}"),
+    };
+    let Ok(mut conn) = pool.get() else { return "no connection to the database".into() };
+    let by_state: Vec<(String, String, i64)> = jobs::table
+        .group_by((jobs::kind, jobs::state))
+        .select((jobs::kind, jobs::state, diesel::dsl::count_star()))
+        .load(&mut conn)
+        .unwrap_or_default();
+    let errors: Vec<(String, Option<String>)> = jobs::table
+        .filter(jobs::last_error.is_not_null())
+        .select((jobs::kind, jobs::last_error))
+        .limit(10)
+        .load(&mut conn)
+        .unwrap_or_default();
+    let new_mail: Vec<(String, String, Option<String>)> = emails::table
+        .filter(emails::subject.like("Mycology%"))
+        .select((emails::subject, emails::state, emails::category_id))
+        .load(&mut conn)
+        .unwrap_or_default();
+    format!("jobs by kind and state: {by_state:?}; job errors: {errors:?}; the new mail: {new_mail:?}")
+}
+
 async fn text_of(client: &Client, css: &str) -> String {
     match client.find(Locator::Css(css)).await {
         Ok(element) => element.text().await.unwrap_or_default(),
@@ -332,7 +376,7 @@ async fn a_person_sorts_reads_deletes_restores_and_unsubscribes_in_a_real_browse
     click_to_next_page(client, "form[action='/demo'] button").await;
     assert!(!text_of(client, "#sync-banner").await.is_empty(), "the banner shows the work starting");
     // Sixty-odd demo emails through the debug binary while the rest of the suite shares the cores.
-    eventually(120, "the demo mail is imported, sorted and archived", || async {
+    eventually_in_pipeline(120, "the demo mail is imported, sorted and archived", &db, || async {
         text_of(client, "#sync-banner").await.is_empty()
     })
     .await;
@@ -363,7 +407,7 @@ async fn a_person_sorts_reads_deletes_restores_and_unsubscribes_in_a_real_browse
     screenshot(client, "dashboard").await;
     // Sync, import and sort run in the debug binary while the rest of the suite shares the two
     // cores: once in CI this took longer than 30 s (the retry passed), so it gets a minute.
-    eventually(60, "the new mail is sorted into the new category", || async {
+    eventually_in_pipeline(60, "the new mail is sorted into the new category", &db, || async {
         client.goto(&server.url(&category_path)).await.expect("category");
         let subjects = listed_subjects(client).await;
         subjects.iter().any(|s| s.contains(HOSTILE_SUBJECT)) && subjects.iter().any(|s| s.contains(NEWSLETTER_SUBJECT))
