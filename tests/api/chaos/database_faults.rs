@@ -108,7 +108,7 @@ async fn import_while_connections_drop(test: &str, drops: Drops) {
 
 /// PostgreSQL turned read-only under the app, as a standby is after a failover, while an import job
 /// waits for Gmail: the job's writes fail and it is handed out again later; pages still read, a form
-/// answers that nothing was changed and why, `/health` names the problem; once the database takes
+/// and the API answer that nothing was changed and why, `/health` names the problem; once the database takes
 /// changes again everything arrives, once.
 #[tokio::test]
 async fn a_postgresql_database_turned_read_only_fails_in_words_and_recovers_without_loss() {
@@ -170,6 +170,19 @@ async fn a_postgresql_database_turned_read_only_fails_in_words_and_recovers_with
     let body = refused.text().await.expect("body");
     assert!(body.contains("The database cannot store changes") && body.contains("Nothing was changed"), "{body}");
     assert!(!body.contains("read-only transaction"), "the database's own words stay in the log: {body}");
+    let mutation = r#"mutation { createCategory(name: "Via the API", description: "made while read-only") { id } }"#;
+    let answer: serde_json::Value = app
+        .client
+        .post(app.url("/api/graphql"))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({ "query": mutation }))
+        .send()
+        .await
+        .expect("graphql")
+        .json()
+        .await
+        .expect("GraphQL JSON");
+    assert_eq!(answer["errors"][0]["extensions"]["code"], "READ_ONLY", "{answer}");
 
     // Writable again: the import whose outcome was lost comes back, and everything arrives once.
     set_read_only(&mut admin, false);
