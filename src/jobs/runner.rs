@@ -229,6 +229,8 @@ async fn claim_and_run(
     recorder: mpsc::UnboundedSender<Record>,
 ) {
     let mut running = JoinSet::new();
+    // Claims that failed in a row: the database is away, or takes no changes (read-only, full).
+    let mut failures: i64 = 0;
     loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -241,7 +243,12 @@ async fn claim_and_run(
         while let Ok(permit) = slots.clone().try_acquire_owned() {
             permits.push(permit);
         }
-        match claim(&inner, &queue, permits.len()).await {
+        let claimed = claim(&inner, &queue, permits.len()).await;
+        if claimed.is_ok() && failures > 0 {
+            tracing::info!(queue, failures, "claiming jobs works again");
+            failures = 0;
+        }
+        match claimed {
             Ok(claimed) if !claimed.is_empty() => {
                 for (job, permit) in claimed.into_iter().zip(permits) {
                     running.spawn(run_holding(inner.clone(), job, permit, recorder.clone()));
@@ -253,8 +260,14 @@ async fn claim_and_run(
             }
             Err(error) => {
                 drop(permits);
-                tracing::error!(%error, queue, "could not claim jobs; trying again");
-                wait_or_stop(inner.config.poll_interval.max(Duration::from_secs(1)), &shutdown).await;
+                failures += 1;
+                let wait = claim_retry_delay(failures, inner.config.poll_interval);
+                // Every claiming loop of every queue sees the same fault: log its first failures, then
+                // ever more rarely, instead of a line per loop per second for as long as it lasts.
+                if (failures & (failures - 1)) == 0 {
+                    tracing::error!(%error, queue, failures, ?wait, "could not claim jobs; trying again");
+                }
+                wait_or_stop(wait, &shutdown).await;
             }
         }
         while running.try_join_next().is_some() {}
@@ -267,6 +280,15 @@ async fn claim_and_run(
         while running.join_next().await.is_some() {}
     }
 }
+
+/// The wait after the `failures`-th failed claim in a row: from a second, doubling, at most
+/// `CLAIM_RETRY_MAX`, so a long outage costs the database little and a short one is over soon.
+fn claim_retry_delay(failures: i64, poll_interval: Duration) -> Duration {
+    retry_delay(failures, poll_interval.max(Duration::from_secs(1)), CLAIM_RETRY_MAX)
+}
+
+/// Short enough that jobs resume within seconds once the database is back.
+const CLAIM_RETRY_MAX: Duration = Duration::from_secs(10);
 
 async fn run_holding(
     inner: Arc<Inner>,
@@ -496,6 +518,18 @@ mod tests {
             queue: "default".into(),
             attempt,
             max_attempts,
+        }
+    }
+
+    #[test]
+    fn failed_claims_wait_longer_each_time_up_to_ten_seconds() {
+        let poll = Duration::from_millis(20);
+        let first = claim_retry_delay(1, poll);
+        assert!((Duration::from_millis(800)..=Duration::from_millis(1200)).contains(&first), "{first:?}");
+        let third = claim_retry_delay(3, poll);
+        assert!((Duration::from_millis(3200)..=Duration::from_millis(4800)).contains(&third), "{third:?}");
+        for failures in [5, 50, i64::MAX] {
+            assert!(claim_retry_delay(failures, poll) <= CLAIM_RETRY_MAX);
         }
     }
 
