@@ -122,13 +122,22 @@ async fn serve(mut config: Config, is_migrate_skipped: bool) -> anyhow::Result<(
     let is_google_configured = config.google.is_configured();
     let app = Application::build(config.clone(), JobRegistry::standard()).await?;
     if !is_google_configured {
-        let link = login_link(&config, &app.state().pool, app.state().public_url.as_str()).await?;
+        let link = login_link(&config, &app.state().pool, app.state().public_url.as_str()).await;
         say!("EmailGator is running at {}", app.state().public_url);
-        say!(
-            "Sign in as the owner with this one-time link (valid {} minutes):",
-            config.local.login_link_ttl.as_secs() / 60
-        );
-        say!("  {link}");
+        match link {
+            Ok(link) => {
+                say!(
+                    "Sign in as the owner with this one-time link (valid {} minutes):",
+                    config.local.login_link_ttl.as_secs() / 60
+                );
+                say!("  {link}");
+            }
+            // A read-only or full database still serves what it has; the link needs a write.
+            Err(error) if matches!(error.downcast_ref(), Some(crate::error::AppError::CannotWrite(_))) => {
+                say!("No sign-in link: the database takes no changes now. Run `emailgator login-link` once it does.");
+            }
+            Err(error) => return Err(error),
+        }
     }
     app.run_until_stopped().await
 }

@@ -178,7 +178,15 @@ pub async fn open_database(config: &Config, is_migrating: bool) -> anyhow::Resul
         let pool = db::connect_pool(&url, size, timeout, cache)
             .with_context(|| format!("cannot open the database {redacted}"))?;
         let mut conn = pool.get()?;
-        if is_migrating {
+        if is_migrating && conn.is_read_only()? {
+            // A standby after a failover: reading still works, so start if the schema is current.
+            let pending = db::migrations::pending(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            anyhow::ensure!(
+                pending.is_empty(),
+                "the database is read-only and needs migrations {pending:?}: make it writable and start again"
+            );
+            tracing::error!("the database is read-only: started without migrating; nothing is imported or changed until it takes changes again");
+        } else if is_migrating {
             let applied =
                 db::migrations::run_pending(&mut conn).map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
             if !applied.is_empty() {

@@ -3,8 +3,9 @@
 //! import, and a SQLite file that cannot grow (an error in words, no corruption, and everything
 //! completes once the database takes changes again).
 
+use std::io::{BufRead, BufReader};
 use std::ops::Range;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -197,6 +198,80 @@ async fn a_postgresql_database_turned_read_only_fails_in_words_and_recovers_with
     assert_no_job_stuck(&app);
     let created = app.post_form("/categories", &fields).await;
     assert_eq!(created.status(), 303, "the same form works once the database takes changes");
+}
+
+/// A restart while PostgreSQL is read-only: with a current schema `serve` starts without migrating,
+/// serves reads, reports the database read-only and says why it prints no sign-in link; with
+/// migrations pending it refuses to start and says so.
+#[tokio::test]
+async fn serve_starts_on_a_read_only_postgresql_database_whose_schema_is_current() {
+    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
+        println!("skipped: PostgreSQL only (set TEST_DATABASE_URL)");
+        return;
+    }
+    let current = TestDb::new();
+    let migrated = emailgator_on(&current).arg("migrate").output().expect("migrate");
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let mut admin = PgConnection::establish(&current.url).expect("connect to the test database");
+    set_read_only(&mut admin, true);
+
+    let mut child = emailgator_on(&current).arg("serve").stdout(Stdio::piped()).spawn().expect("start serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let is_last = line.starts_with("No sign-in link") || line.contains("/auth/local?token=");
+            lines.push(line);
+            if is_last {
+                break;
+            }
+        }
+        lines
+    })
+    .await
+    .expect("read stdout");
+    let url = lines
+        .iter()
+        .find_map(|line| line.strip_prefix("EmailGator is running at "))
+        .unwrap_or_else(|| panic!("serve started: {lines:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(lines.last().is_some_and(|l| l.contains("the database takes no changes now")), "{lines:?}");
+    let health: serde_json::Value = crate::support::http_client()
+        .build()
+        .expect("client")
+        .get(format!("{url}/health"))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("health JSON");
+    assert_eq!(health["database"], "read-only", "{health}");
+    child.kill().expect("stop serve");
+    child.wait().expect("serve stopped");
+
+    let empty = TestDb::new();
+    let mut admin = PgConnection::establish(&empty.url).expect("connect to the empty database");
+    set_read_only(&mut admin, true);
+    let refused = emailgator_on(&empty).arg("serve").output().expect("serve");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "serve must not start on a read-only database it cannot migrate");
+    assert!(stderr.contains("the database is read-only and needs migrations"), "{stderr}");
+}
+
+/// The binary on a test database, with nothing else from the environment.
+fn emailgator_on(db: &TestDb) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_emailgator"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .env("EMAILGATOR__DATA_DIR", db.dir.path())
+        .env("PORT", "0")
+        .env("RUST_LOG", "error")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// Makes the test database read-only for every new session (`false`: writable again) and ends the
