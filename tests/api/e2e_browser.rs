@@ -253,21 +253,25 @@ async fn screenshot(client: &Client, name: &str) -> PathBuf {
 }
 
 /// Polls `check` every 250 ms until it returns true or `seconds` pass; fails the test on time-out.
-async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+async fn eventually<F, Fut>(seconds: u64, what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out after {seconds} s waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    eventually_or_report(seconds, what, check, String::new).await;
 }
 
 /// `eventually` for work the server's job runner does: a time-out also shows its jobs and emails by
 /// state, since the server's own log is not in the test's output.
-async fn eventually_in_pipeline<F, Fut>(seconds: u64, what: &str, db: &TestDb, mut check: F)
+async fn eventually_in_pipeline<F, Fut>(seconds: u64, what: &str, db: &TestDb, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    eventually_or_report(seconds, what, check, || format!("; {}", pipeline_report(db))).await;
+}
+
+async fn eventually_or_report<F, Fut>(seconds: u64, what: &str, mut check: F, report: impl Fn() -> String)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -275,7 +279,7 @@ where
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !check().await {
         if Instant::now() >= deadline {
-            panic!("timed out after {seconds} s waiting until {what}; {}", pipeline_report(db));
+            panic!("timed out after {seconds} s waiting until {what}{}", report());
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -345,7 +345,7 @@ async fn a_process_killed_between_sync_and_import_loses_nothing_and_doubles_noth
     // rescue until none is left running, not only until the first one is back.
     wait_until(30, "every job the dead child held is rescued", || async {
         app.runner.rescue_now().await.expect("rescue");
-        running_jobs(&app) == 0
+        app.running_jobs() == 0
     })
     .await;
     app.run_pending_jobs().await;
@@ -354,12 +354,6 @@ async fn a_process_killed_between_sync_and_import_loses_nothing_and_doubles_noth
     let stored = emails(&app, &mailbox.id);
     assert_eq!(stored.len(), 100, "nothing lost, nothing doubled");
     assert!(stored.iter().all(|e| e.state == "imported"), "every message imported after the crash");
-}
-
-fn running_jobs(app: &TestApp) -> i64 {
-    use diesel::prelude::*;
-    use emailgator::db::schema::jobs;
-    jobs::table.filter(jobs::state.eq("running")).count().get_result(&mut app.conn()).expect("running jobs")
 }
 
 /// The child process of the crash test: a second instance with its own job runner.

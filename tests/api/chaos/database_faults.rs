@@ -188,7 +188,7 @@ async fn a_postgresql_database_turned_read_only_fails_in_words_and_recovers_with
     // Writable again: the import whose outcome was lost comes back, and everything arrives once.
     set_read_only(&mut admin, false);
     wait_until(30, "the lost job's lease runs out and the rescuer hands it out again", || async {
-        app.runner.rescue_now().await.is_ok() && running_jobs(&app) == 0
+        app.runner.rescue_now().await.is_ok() && app.running_jobs() == 0
     })
     .await;
     app.run_pending_jobs().await;
@@ -262,10 +262,8 @@ async fn serve_starts_on_a_read_only_postgresql_database_whose_schema_is_current
 
 /// The binary on a test database, with nothing else from the environment.
 fn emailgator_on(db: &TestDb) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_emailgator"));
+    let mut command = crate::binary::emailgator(db.dir.path());
     command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", &db.url)
         .env("EMAILGATOR__DATA_DIR", db.dir.path())
         .env("PORT", "0")
@@ -292,11 +290,6 @@ fn running_imports(admin: &mut PgConnection) -> i64 {
         .count()
         .get_result(admin)
         .expect("running imports")
-}
-
-fn running_jobs(app: &TestApp) -> i64 {
-    use emailgator::db::schema::jobs;
-    jobs::table.filter(jobs::state.eq("running")).count().get_result(&mut app.conn()).expect("running jobs")
 }
 
 const CHILD_MARKER: &str = "EMAILGATOR_CHAOS_DISK_FULL_CHILD";

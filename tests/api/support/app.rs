@@ -143,6 +143,13 @@ impl TestApp {
         db::jobs::find(&mut self.conn(), id).expect("query").expect("job exists")
     }
 
+    /// Jobs some worker holds now (crash and fault tests wait for none before draining).
+    pub fn running_jobs(&self) -> i64 {
+        use diesel::prelude::*;
+        use emailgator::db::schema::jobs;
+        jobs::table.filter(jobs::state.eq("running")).count().get_result(&mut self.conn()).expect("running jobs")
+    }
+
     pub fn runs(&self, key_prefix: &str) -> i64 {
         test_jobs::count_runs(&mut self.conn(), key_prefix)
     }
